@@ -1,0 +1,495 @@
+/**
+ * A WebSocket connection over any byte stream pair, in the WHATWG
+ * `WebSocketStream` shape.
+ *
+ * @module
+ */
+
+import { CloseCode } from "./close_code.ts";
+import { WebSocketError } from "./errors.ts";
+import type { MessageExtension } from "./extension.ts";
+import type { Role } from "./frame.ts";
+import { Protocol } from "./protocol.ts";
+
+/**
+ * A bidirectional byte transport: what a TCP or TLS socket looks like as Web
+ * Streams.
+ *
+ * The connection relies on this contract: `readable` yields received bytes
+ * and closes at EOF (errors on a socket error); the connection may keep and
+ * modify the chunks it reads, so a transport must not reuse a buffer it has
+ * enqueued; `readable` is pull-based, so a consumer that stops reading stops
+ * socket reads; `writable.write()` resolves once the bytes are handed to the
+ * OS; closing or aborting `writable`, or cancelling `readable`, closes the
+ * socket.
+ */
+export interface ByteStreamPair {
+  /** Bytes received from the peer. */
+  readable: ReadableStream<Uint8Array>;
+  /** Bytes to send to the peer. */
+  writable: WritableStream<Uint8Array>;
+}
+
+/** What {@linkcode WebSocketConnection.opened} resolves with. */
+export interface WebSocketOpenInfo {
+  /** Received messages: a `string` per text message, a `Uint8Array` per binary one. */
+  readable: ReadableStream<string | Uint8Array>;
+  /** Messages to send: a `string` is sent as text, bytes as binary. */
+  writable: WritableStream<string | BufferSource>;
+  /** The negotiated subprotocol, or `""`. */
+  protocol: string;
+  /** The negotiated extensions (`Sec-WebSocket-Extensions` answer), or `""`. */
+  extensions: string;
+}
+
+/** A close code and reason. */
+export interface WebSocketCloseInfo {
+  /** The close code. */
+  closeCode: number;
+  /** The close reason, `""` when none. */
+  reason: string;
+}
+
+/** Options of {@linkcode WebSocketConnection}. */
+export interface WebSocketConnectionOptions {
+  /** Our side of the connection: it decides the masking rules. */
+  role: Role;
+  /** The URL of the connection, as reported by `url`. @default {""} */
+  url?: string;
+  /** The negotiated subprotocol. @default {""} */
+  protocol?: string;
+  /** The negotiated `Sec-WebSocket-Extensions` answer. @default {""} */
+  extensions?: string;
+  /** The negotiated extensions' message transforms. @default {[]} */
+  messageExtensions?: readonly MessageExtension[];
+  /**
+   * Bytes already read past the HTTP head; they are processed before
+   * anything read from the transport.
+   * @default {undefined}
+   */
+  head?: Uint8Array;
+  /**
+   * The largest message accepted, in bytes; larger fails with 1009.
+   * @default {67108864} (64 MiB)
+   */
+  maxMessageSize?: number;
+  /**
+   * How long to wait, in milliseconds, for the peer to answer our close
+   * frame (and, for a client, for the server to close TCP) before closing
+   * the transport ourselves.
+   * @default {5000}
+   */
+  closeTimeout?: number;
+  /**
+   * How many bytes of received messages may wait in `readable` before
+   * wstream stops reading from the transport.
+   * @default {1048576} (1 MiB)
+   */
+  readableHighWaterMark?: number;
+  /**
+   * How many bytes may be written to the transport and not yet accepted by
+   * the OS before writes to `writable` wait.
+   * @default {1048576} (1 MiB)
+   */
+  writableHighWaterMark?: number;
+}
+
+const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
+
+/**
+ * A WebSocket connection (after the opening handshake) over any
+ * {@linkcode ByteStreamPair}, shaped like the WHATWG `WebSocketStream`.
+ *
+ * Every frame of a received chunk is parsed in one synchronous call of the
+ * sans-I/O {@linkcode Protocol}; messages go to `readable`, whose bounded
+ * queue stops transport reads when the application stops reading; writes to
+ * `writable` are encoded at once and coalesced into one transport write per
+ * microtask turn, and wait while the transport is slow.
+ *
+ * `closed` always resolves: with the peer's close code and reason after a
+ * close handshake, with the code we failed the connection with (1002, 1007,
+ * 1009) after a protocol error, or with 1006 when the transport ended
+ * without a close frame. After a clean close `readable` ends; otherwise it
+ * errors with a {@linkcode WebSocketError} carrying the same code.
+ *
+ * @example Echo messages over a byte stream pair
+ * ```ts ignore
+ * import { WebSocketConnection } from "@wstream/wstream";
+ *
+ * declare const transport: import("@wstream/wstream").ByteStreamPair;
+ * const socket = new WebSocketConnection(transport, { role: "server" });
+ * const { readable, writable } = await socket.opened;
+ * const writer = writable.getWriter();
+ * for await (const message of readable) await writer.write(message);
+ * console.log(await socket.closed);
+ * ```
+ */
+export class WebSocketConnection {
+  /** The URL of the connection. */
+  readonly url: string;
+  /** Resolves once the connection is usable. */
+  readonly opened: Promise<WebSocketOpenInfo>;
+  /** Resolves once the connection and its transport are closed. */
+  readonly closed: Promise<WebSocketCloseInfo>;
+
+  readonly #options: WebSocketConnectionOptions;
+  readonly #protocol: Protocol;
+  #resolveClosed!: (info: WebSocketCloseInfo) => void;
+  #resolveOpened!: (info: WebSocketOpenInfo) => void;
+  #rejectOpened!: (error: unknown) => void;
+
+  #reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
+  #writer: WritableStreamDefaultWriter<Uint8Array> | null = null;
+  #messages: ReadableStreamDefaultController<string | Uint8Array> | null = null;
+  #messagesDone = false;
+  #sink: WritableStreamDefaultController | null = null;
+
+  #demand: (() => void) | null = null;
+  #flushScheduled = false;
+  #inflight = 0;
+  #drained: (() => void) | null = null;
+  #transportFailed = false;
+  #transportClosing = false;
+  #closeTimer: ReturnType<typeof setTimeout> | undefined;
+  #closeRequest: { code: number | undefined; reason: string } | null = null;
+  #writesAccepted = 0;
+  #writesProcessed = 0;
+  #settled = false;
+
+  /**
+   * Starts a connection over `transport`, which may still be on its way (a
+   * server resolves it after writing the 101 response).
+   *
+   * @param transport The byte streams, or a promise of them; if it rejects,
+   * `opened` rejects with its reason and `closed` resolves with 1006.
+   * @param options Role, negotiated values and limits.
+   * @throws {RangeError} If a limit is invalid.
+   */
+  constructor(
+    transport: ByteStreamPair | Promise<ByteStreamPair>,
+    options: WebSocketConnectionOptions,
+  ) {
+    this.#options = options;
+    this.url = options.url ?? "";
+    const protocolOptions: ConstructorParameters<typeof Protocol>[0] = {
+      role: options.role,
+    };
+    if (options.maxMessageSize !== undefined) {
+      protocolOptions.maxMessageSize = options.maxMessageSize;
+    }
+    if (options.messageExtensions !== undefined) {
+      protocolOptions.extensions = options.messageExtensions;
+    }
+    this.#protocol = new Protocol(protocolOptions);
+    this.opened = new Promise((resolve, reject) => {
+      this.#resolveOpened = resolve;
+      this.#rejectOpened = reject;
+    });
+    this.opened.catch(() => {});
+    this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
+    Promise.resolve(transport).then(
+      (pair) => this.#start(pair),
+      (error) => {
+        this.#rejectOpened(error);
+        this.#settle({ closeCode: CloseCode.AbnormalClosure, reason: "" });
+      },
+    );
+  }
+
+  /**
+   * Starts the closing handshake (RFC 6455 §7.1.2) after every message
+   * already written to `writable` has been sent. Does nothing once closing.
+   *
+   * @param closeInfo The code (1000, or 3000-4999; a server may also use
+   * 1001-1003 and 1007-1014) and a reason of at most 123 bytes of UTF-8.
+   * Without a code, 1000 is sent when a reason is given, and a close frame
+   * without a body otherwise.
+   * @throws {RangeError} If the code cannot be sent or the reason is too long.
+   */
+  close(closeInfo: { closeCode?: number; reason?: string } = {}): void {
+    const reason = closeInfo.reason ?? "";
+    const code = closeInfo.closeCode ??
+      (reason === "" ? undefined : CloseCode.NormalClosure);
+    validateCloseArguments(code, reason);
+    if (this.#closeRequest !== null) return;
+    this.#closeRequest = { code, reason };
+    this.#maybeSendClose();
+  }
+
+  #start(pair: ByteStreamPair): void {
+    this.#reader = pair.readable.getReader();
+    this.#writer = pair.writable.getWriter();
+    const readableHighWaterMark = this.#options.readableHighWaterMark ??
+      DEFAULT_HIGH_WATER_MARK;
+    const readable = new ReadableStream<string | Uint8Array>({
+      start: (controller) => {
+        this.#messages = controller;
+      },
+      pull: () => this.#wake(),
+      cancel: () => {
+        this.#messagesDone = true;
+        this.close();
+      },
+    }, {
+      highWaterMark: readableHighWaterMark,
+      size: (message) => Math.max(1, message.length),
+    });
+    const writable = new WritableStream<string | BufferSource>({
+      start: (controller) => {
+        this.#sink = controller;
+      },
+      write: (message) => this.#write(message),
+      close: () => this.close(),
+      abort: () => this.close(),
+    }, {
+      highWaterMark: 16,
+      size: () => {
+        this.#writesAccepted++;
+        return 1;
+      },
+    });
+    this.#resolveOpened({
+      readable,
+      writable,
+      protocol: this.#options.protocol ?? "",
+      extensions: this.#options.extensions ?? "",
+    });
+    this.#readLoop();
+  }
+
+  /** Lets the read loop continue (more demand, or closing). */
+  #wake(): void {
+    const demand = this.#demand;
+    if (demand !== null) {
+      this.#demand = null;
+      demand();
+    }
+  }
+
+  async #readLoop(): Promise<void> {
+    const reader = this.#reader!;
+    const protocol = this.#protocol;
+    if (this.#options.head !== undefined && this.#options.head.length > 0) {
+      protocol.receiveData(this.#options.head);
+      this.#afterReceive();
+    }
+    try {
+      while (protocol.state !== "CLOSED") {
+        const messages = this.#messages!;
+        if (
+          protocol.state === "OPEN" && !this.#messagesDone &&
+          (messages.desiredSize ?? 1) <= 0
+        ) {
+          await new Promise<void>((resolve) => this.#demand = resolve);
+          continue;
+        }
+        const result = await reader.read();
+        if (result.done) {
+          protocol.receiveEof();
+        } else {
+          protocol.receiveData(result.value);
+        }
+        this.#afterReceive();
+      }
+      // A client after a clean close waits for the server to end TCP.
+      if (!protocol.closeExpected() && !this.#transportFailed) {
+        this.#armCloseTimer();
+        while (!(await reader.read()).done) { /* discard */ }
+      }
+    } catch {
+      // The transport failed: an abnormal closure.
+      this.#transportFailed = true;
+      protocol.receiveEof();
+      this.#afterReceive();
+    }
+    this.#closeTransport();
+  }
+
+  /** Delivers events and sends what the protocol queued. */
+  #afterReceive(): void {
+    const protocol = this.#protocol;
+    const messages = this.#messages!;
+    for (const event of protocol.eventsReceived()) {
+      if (
+        (event.type === "text" || event.type === "binary") &&
+        !this.#messagesDone
+      ) {
+        messages.enqueue(event.data);
+      }
+    }
+    this.#flush();
+    if (protocol.state === "CLOSED") {
+      this.#endMessages();
+    } else if (protocol.state === "CLOSING") {
+      this.#armCloseTimer();
+    }
+  }
+
+  #endMessages(): void {
+    if (this.#messagesDone) return;
+    this.#messagesDone = true;
+    const info = this.#protocol.closeInfo;
+    if (this.#protocol.closeReceived !== null && !this.#protocol.error) {
+      this.#messages!.close();
+    } else {
+      this.#messages!.error(
+        new WebSocketError(
+          `WebSocket closed abnormally with code ${info.closeCode}`,
+          info,
+        ),
+      );
+    }
+    this.#sink?.error(
+      new WebSocketError("WebSocket is closed", info),
+    );
+  }
+
+  #write(message: string | BufferSource): Promise<void> | void {
+    this.#writesProcessed++;
+    const protocol = this.#protocol;
+    if (protocol.state !== "OPEN" || this.#closeRequest !== null) {
+      this.#maybeSendClose();
+      throw new TypeError(
+        "Cannot write to a WebSocket that is closing or closed",
+      );
+    }
+    if (typeof message === "string") {
+      protocol.sendText(message);
+    } else if (message instanceof Uint8Array) {
+      protocol.sendBinary(message);
+    } else if (ArrayBuffer.isView(message)) {
+      protocol.sendBinary(
+        new Uint8Array(message.buffer, message.byteOffset, message.byteLength),
+      );
+    } else if (message instanceof ArrayBuffer) {
+      protocol.sendBinary(new Uint8Array(message));
+    } else {
+      throw new TypeError(
+        `Cannot send a message of type ${
+          Object.prototype.toString.call(message)
+        }: write a string, an ArrayBuffer or an ArrayBufferView`,
+      );
+    }
+    this.#scheduleFlush();
+    this.#maybeSendClose();
+    if (this.#inflight >= this.#writableHighWaterMark()) {
+      return new Promise((resolve) => this.#drained = resolve);
+    }
+  }
+
+  #writableHighWaterMark(): number {
+    return this.#options.writableHighWaterMark ?? DEFAULT_HIGH_WATER_MARK;
+  }
+
+  /** Sends the requested close once every accepted write went out. */
+  #maybeSendClose(): void {
+    const request = this.#closeRequest;
+    if (request === null || this.#writer === null) return;
+    if (this.#writesProcessed < this.#writesAccepted) return;
+    const protocol = this.#protocol;
+    if (protocol.state === "OPEN") {
+      protocol.sendClose(request.code, request.reason);
+      this.#flush();
+      this.#armCloseTimer();
+    }
+    this.#wake();
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    queueMicrotask(() => {
+      this.#flushScheduled = false;
+      this.#flush();
+    });
+  }
+
+  #flush(): void {
+    const bytes = this.#protocol.dataToSend();
+    if (bytes === null || this.#transportFailed || this.#transportClosing) {
+      return;
+    }
+    const length = bytes.length;
+    this.#inflight += length;
+    this.#writer!.write(bytes).then(
+      () => {
+        this.#inflight -= length;
+        if (
+          this.#drained !== null &&
+          this.#inflight < this.#writableHighWaterMark()
+        ) {
+          const drained = this.#drained;
+          this.#drained = null;
+          drained();
+        }
+      },
+      () => this.#onTransportError(),
+    );
+  }
+
+  #onTransportError(): void {
+    if (this.#transportFailed) return;
+    this.#transportFailed = true;
+    this.#protocol.receiveEof();
+    this.#endMessages();
+    this.#drained?.();
+    this.#reader?.cancel().catch(() => {});
+  }
+
+  #armCloseTimer(): void {
+    if (this.#closeTimer !== undefined || this.#settled) return;
+    this.#closeTimer = setTimeout(() => {
+      // The peer did not finish the close handshake in time.
+      this.#transportFailed = true;
+      this.#protocol.receiveEof();
+      this.#endMessages();
+      this.#reader?.cancel().catch(() => {});
+    }, this.#options.closeTimeout ?? 5000);
+  }
+
+  async #closeTransport(): Promise<void> {
+    this.#flush();
+    this.#transportClosing = true;
+    this.#endMessages();
+    this.#drained?.();
+    try {
+      await this.#writer!.close();
+    } catch {
+      // Already closed or failed.
+    }
+    await this.#reader!.cancel().catch(() => {});
+    this.#settle(this.#protocol.closeInfo);
+  }
+
+  #settle(info: WebSocketCloseInfo): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    clearTimeout(this.#closeTimer);
+    this.#resolveClosed(info);
+  }
+}
+
+/**
+ * Checks a close code and reason an application wants to send.
+ *
+ * @throws {RangeError} If the code cannot be sent or the reason is too long.
+ */
+function validateCloseArguments(code: number | undefined, reason: string): void {
+  if (
+    code !== undefined &&
+    !(Number.isInteger(code) &&
+      ((code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+        (code >= 3000 && code <= 4999)))
+  ) {
+    throw new RangeError(
+      `Cannot close with code ${code}: use 1000, 3000-4999, or (servers) 1001-1003 and 1007-1014`,
+    );
+  }
+  if (new TextEncoder().encode(reason).length > 123) {
+    throw new RangeError(
+      `Cannot close with a reason of more than 123 bytes of UTF-8: "${
+        reason.slice(0, 32)
+      }..."`,
+    );
+  }
+}

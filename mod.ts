@@ -1,0 +1,44 @@
+/**
+ * wstream: WebSocket (RFC 6455) for Deno, Bun and Node, built on Web
+ * Streams and Web Crypto, with zero dependencies.
+ *
+ * - The protocol core is sans-I/O and synchronous: {@linkcode FrameParser},
+ *   {@linkcode FrameEncoder}, {@linkcode Protocol}, and the handshake
+ *   functions {@linkcode acceptKey}, {@linkcode answerUpgrade},
+ *   {@linkcode createClientHandshake}, {@linkcode verifyServerHandshake}.
+ * - {@linkcode WebSocketConnection} runs a connection over any pair of byte
+ *   streams, shaped like the WHATWG `WebSocketStream`.
+ * - {@linkcode FrameDecoderStream} and {@linkcode FrameEncoderStream} are
+ *   `TransformStream`s for composing your own pipelines.
+ * - {@linkcode serve} and {@linkcode upgrade} run a WebSocket server on Deno
+ *   and Bun over raw TCP.
+ *
+ * @example An echo server
+ * ```ts ignore
+ * import { serve, upgrade } from "@wstream/wstream";
+ *
+ * serve({ port: 8080 }, async (request) => {
+ *   const { response, socket } = await upgrade(request);
+ *   if (socket === null) return response; // not a valid upgrade: 400/426/...
+ *   socket.opened.then(async ({ readable, writable }) => {
+ *     const writer = writable.getWriter();
+ *     for await (const message of readable) await writer.write(message);
+ *   }).catch(() => {});
+ *   return response;
+ * });
+ * ```
+ *
+ * @module
+ */
+export * from "./lib/close_code.ts";
+export * from "./lib/errors.ts";
+export * from "./lib/extension.ts";
+export * from "./lib/frame.ts";
+export * from "./lib/frame_encoder.ts";
+export * from "./lib/frame_parser.ts";
+export * from "./lib/frame_streams.ts";
+export * from "./lib/handshake.ts";
+export * from "./lib/mask.ts";
+export * from "./lib/protocol.ts";
+export * from "./lib/utf8.ts";
+export * from "./lib/websocket_connection.ts";
