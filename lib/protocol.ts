@@ -24,7 +24,7 @@ export type ProtocolState = "OPEN" | "CLOSING" | "CLOSED";
 /** What {@linkcode Protocol.eventsReceived} reports. */
 export type ProtocolEvent =
   | { type: "text"; data: string }
-  | { type: "binary"; data: Uint8Array }
+  | { type: "binary"; data: Uint8Array<ArrayBuffer> }
   | { type: "ping"; data: Uint8Array }
   | { type: "pong"; data: Uint8Array }
   | { type: "close"; code: number; reason: string };
@@ -118,6 +118,10 @@ export class Protocol {
   #closeSent: { code: number; reason: string } | null = null;
   #closeReceived: { code: number; reason: string } | null = null;
   #eofReceived = false;
+  // A close frame or protocol error that arrived after messages of the same
+  // chunk: applied at the next dataToSend() so that replies go out first.
+  #deferred: (() => void) | null = null;
+  #messagesThisChunk = 0;
 
   // The data message being reassembled (opcode 0 when none).
   #messageOpcode = 0;
@@ -209,17 +213,56 @@ export class Protocol {
    * @param chunk The bytes, of any length.
    */
   receiveData(chunk: Uint8Array): void {
-    if (this.#closeReceived !== null || this.#error !== null || this.#eofReceived) {
+    this.#applyDeferred();
+    if (
+      this.#closeReceived !== null || this.#error !== null ||
+      this.#eofReceived || this.#failed
+    ) {
       return;
     }
     const parser = this.#parser;
     parser.push(chunk);
+    this.#messagesThisChunk = 0;
     try {
       for (let frame; (frame = parser.next()) !== null;) {
+        if (frame.opcode === Opcode.Close && this.#messagesThisChunk > 0) {
+          const payload = frame.payload;
+          this.#deferred = () => this.#closeFrame(payload);
+          return;
+        }
         this.#handleFrame(frame.fin, frame.rsv, frame.opcode, frame.payload);
         if (this.#closeReceived !== null || this.#error !== null) return;
       }
       this.#validatePartialFrame();
+    } catch (error) {
+      if (!(error instanceof WebSocketProtocolError)) throw error;
+      if (this.#messagesThisChunk > 0) {
+        this.#deferred = () => this.#failWith(error);
+      } else {
+        this.#failWith(error);
+      }
+    }
+  }
+
+  /**
+   * `true` when a close frame or a protocol error arrived after messages in
+   * the same chunk. It takes effect (the close frame is queued and the state
+   * becomes `CLOSED`) at the next {@linkcode Protocol.dataToSend},
+   * {@linkcode Protocol.receiveData} or {@linkcode Protocol.receiveEof}
+   * call, so that the application's replies to those messages go out
+   * before the close frame. A driver that hands messages to an application
+   * asynchronously should let it read them before draining `dataToSend()`.
+   */
+  get closePending(): boolean {
+    return this.#deferred !== null;
+  }
+
+  #applyDeferred(): void {
+    const deferred = this.#deferred;
+    if (deferred === null) return;
+    this.#deferred = null;
+    try {
+      deferred();
     } catch (error) {
       if (!(error instanceof WebSocketProtocolError)) throw error;
       this.#failWith(error);
@@ -232,6 +275,7 @@ export class Protocol {
    * and {@linkcode Protocol.closeInfo} reports 1006.
    */
   receiveEof(): void {
+    this.#applyDeferred();
     this.#eofReceived = true;
     this.#state = "CLOSED";
   }
@@ -290,6 +334,7 @@ export class Protocol {
    */
   sendClose(code?: number, reason = ""): void {
     const payload = encodeClosePayload(code, reason);
+    this.#applyDeferred();
     if (this.#closeSent !== null || this.#state === "CLOSED") return;
     this.#closeSent = { code: code ?? CloseCode.NoStatusReceived, reason };
     this.#enqueue(Opcode.Close, payload);
@@ -305,6 +350,7 @@ export class Protocol {
    * @param reason The reason, at most 123 bytes of UTF-8.
    */
   fail(code: number, reason = ""): void {
+    this.#applyDeferred();
     if (this.#state === "CLOSED") return;
     if (this.#closeSent === null) {
       this.#closeSent = { code, reason };
@@ -332,6 +378,7 @@ export class Protocol {
    * @returns The bytes, or `null` when there is nothing to write.
    */
   dataToSend(): Uint8Array | null {
+    this.#applyDeferred();
     const outgoing = this.#outgoing;
     if (outgoing.length === 0) return null;
     this.#outgoing = [];
@@ -445,6 +492,7 @@ export class Protocol {
           throw invalidUtf8();
         }
         this.#events.push({ type: "text", data });
+        this.#messagesThisChunk++;
       } else {
         this.#deliver(opcode, payload);
       }
@@ -470,6 +518,7 @@ export class Protocol {
     const data = this.#message.take();
     if (text) {
       this.#events.push({ type: "text", data: textDecoder.decode(data) });
+      this.#messagesThisChunk++;
     } else {
       this.#deliver(opcode, data);
     }
@@ -498,14 +547,18 @@ export class Protocol {
           throw invalidUtf8();
         }
         this.#events.push({ type: "text", data: text });
+        this.#messagesThisChunk++;
         return;
       }
     }
     // Hand the application a buffer of its own, not a view into a chunk.
-    if (data.byteOffset !== 0 || data.byteLength !== data.buffer.byteLength) {
-      data = data.slice();
-    }
-    this.#events.push({ type: "binary", data });
+    const own = data.byteOffset === 0 &&
+        data.byteLength === data.buffer.byteLength &&
+        data.buffer instanceof ArrayBuffer
+      ? data as Uint8Array<ArrayBuffer>
+      : data.slice();
+    this.#events.push({ type: "binary", data: own });
+    this.#messagesThisChunk++;
   }
 
   /** Validates the received part of an incomplete text frame (fail fast). */

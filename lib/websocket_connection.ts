@@ -30,12 +30,18 @@ export interface ByteStreamPair {
   writable: WritableStream<Uint8Array>;
 }
 
+/** A received message: text as a `string`, binary as bytes of its own buffer. */
+export type WebSocketMessage = string | Uint8Array<ArrayBuffer>;
+
 /** What {@linkcode WebSocketConnection.opened} resolves with. */
 export interface WebSocketOpenInfo {
   /** Received messages: a `string` per text message, a `Uint8Array` per binary one. */
-  readable: ReadableStream<string | Uint8Array>;
-  /** Messages to send: a `string` is sent as text, bytes as binary. */
-  writable: WritableStream<string | BufferSource>;
+  readable: ReadableStream<WebSocketMessage>;
+  /**
+   * Messages to send: a `string` is sent as text; an `ArrayBuffer` or any
+   * `ArrayBufferView` (a `Uint8Array` from `readable` included) as binary.
+   */
+  writable: WritableStream<string | BufferSource | ArrayBufferView>;
   /** The negotiated subprotocol, or `""`. */
   protocol: string;
   /** The negotiated extensions (`Sec-WebSocket-Extensions` answer), or `""`. */
@@ -140,7 +146,7 @@ export class WebSocketConnection {
 
   #reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
   #writer: WritableStreamDefaultWriter<Uint8Array> | null = null;
-  #messages: ReadableStreamDefaultController<string | Uint8Array> | null = null;
+  #messages: ReadableStreamDefaultController<WebSocketMessage> | null = null;
   #messagesDone = false;
   #sink: WritableStreamDefaultController | null = null;
 
@@ -151,7 +157,9 @@ export class WebSocketConnection {
   #transportFailed = false;
   #transportClosing = false;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
-  #closeRequest: { code: number | undefined; reason: string } | null = null;
+  #closeRequest:
+    | { code: number | undefined; reason: string; afterWrites: number }
+    | null = null;
   #writesAccepted = 0;
   #writesProcessed = 0;
   #settled = false;
@@ -212,7 +220,9 @@ export class WebSocketConnection {
       (reason === "" ? undefined : CloseCode.NormalClosure);
     validateCloseArguments(code, reason);
     if (this.#closeRequest !== null) return;
-    this.#closeRequest = { code, reason };
+    this.#closeRequest = { code, reason, afterWrites: this.#writesAccepted };
+    // The whole closing handshake, queued writes included, is bounded.
+    this.#armCloseTimer();
     this.#maybeSendClose();
   }
 
@@ -221,7 +231,7 @@ export class WebSocketConnection {
     this.#writer = pair.writable.getWriter();
     const readableHighWaterMark = this.#options.readableHighWaterMark ??
       DEFAULT_HIGH_WATER_MARK;
-    const readable = new ReadableStream<string | Uint8Array>({
+    const readable = new ReadableStream<WebSocketMessage>({
       start: (controller) => {
         this.#messages = controller;
       },
@@ -234,7 +244,7 @@ export class WebSocketConnection {
       highWaterMark: readableHighWaterMark,
       size: (message) => Math.max(1, message.length),
     });
-    const writable = new WritableStream<string | BufferSource>({
+    const writable = new WritableStream<string | BufferSource | ArrayBufferView>({
       start: (controller) => {
         this.#sink = controller;
       },
@@ -271,7 +281,7 @@ export class WebSocketConnection {
     const protocol = this.#protocol;
     if (this.#options.head !== undefined && this.#options.head.length > 0) {
       protocol.receiveData(this.#options.head);
-      this.#afterReceive();
+      await this.#afterReceive();
     }
     try {
       while (protocol.state !== "CLOSED") {
@@ -289,7 +299,7 @@ export class WebSocketConnection {
         } else {
           protocol.receiveData(result.value);
         }
-        this.#afterReceive();
+        await this.#afterReceive();
       }
       // A client after a clean close waits for the server to end TCP.
       if (!protocol.closeExpected() && !this.#transportFailed) {
@@ -305,8 +315,12 @@ export class WebSocketConnection {
     this.#closeTransport();
   }
 
-  /** Delivers events and sends what the protocol queued. */
-  #afterReceive(): void {
+  /**
+   * Delivers events and sends what the protocol queued. When a close frame
+   * or protocol error followed messages in the same chunk, the application
+   * first gets to read (and answer) those messages.
+   */
+  #afterReceive(): Promise<void> | void {
     const protocol = this.#protocol;
     const messages = this.#messages!;
     for (const event of protocol.eventsReceived()) {
@@ -317,7 +331,30 @@ export class WebSocketConnection {
         messages.enqueue(event.data);
       }
     }
+    if (protocol.closePending) return this.#flushOnceRead();
     this.#flush();
+    this.#afterFlush();
+  }
+
+  async #flushOnceRead(): Promise<void> {
+    const messages = this.#messages!;
+    const highWaterMark = this.#options.readableHighWaterMark ??
+      DEFAULT_HIGH_WATER_MARK;
+    const deadline = Date.now() + (this.#options.closeTimeout ?? 5000);
+    while (
+      !this.#messagesDone && (messages.desiredSize ?? highWaterMark) <
+        highWaterMark && Date.now() < deadline
+    ) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    // One more turn for the application's answers to reach the writable.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    this.#flush();
+    this.#afterFlush();
+  }
+
+  #afterFlush(): void {
+    const protocol = this.#protocol;
     if (protocol.state === "CLOSED") {
       this.#endMessages();
     } else if (protocol.state === "CLOSING") {
@@ -344,10 +381,14 @@ export class WebSocketConnection {
     );
   }
 
-  #write(message: string | BufferSource): Promise<void> | void {
-    this.#writesProcessed++;
+  #write(message: string | BufferSource | ArrayBufferView): Promise<void> | void {
+    const index = ++this.#writesProcessed;
     const protocol = this.#protocol;
-    if (protocol.state !== "OPEN" || this.#closeRequest !== null) {
+    const request = this.#closeRequest;
+    if (
+      protocol.state !== "OPEN" ||
+      (request !== null && index > request.afterWrites)
+    ) {
       this.#maybeSendClose();
       throw new TypeError(
         "Cannot write to a WebSocket that is closing or closed",
@@ -385,7 +426,7 @@ export class WebSocketConnection {
   #maybeSendClose(): void {
     const request = this.#closeRequest;
     if (request === null || this.#writer === null) return;
-    if (this.#writesProcessed < this.#writesAccepted) return;
+    if (this.#writesProcessed < request.afterWrites) return;
     const protocol = this.#protocol;
     if (protocol.state === "OPEN") {
       protocol.sendClose(request.code, request.reason);
@@ -423,28 +464,28 @@ export class WebSocketConnection {
           drained();
         }
       },
-      () => this.#onTransportError(),
+      () => this.#abandonTransport(),
     );
   }
 
-  #onTransportError(): void {
+  /** Gives up on the transport: an abnormal closure (1006). */
+  #abandonTransport(): void {
     if (this.#transportFailed) return;
     this.#transportFailed = true;
     this.#protocol.receiveEof();
-    this.#endMessages();
+    if (this.#messages !== null) this.#endMessages();
     this.#drained?.();
+    this.#wake();
     this.#reader?.cancel().catch(() => {});
   }
 
   #armCloseTimer(): void {
     if (this.#closeTimer !== undefined || this.#settled) return;
-    this.#closeTimer = setTimeout(() => {
-      // The peer did not finish the close handshake in time.
-      this.#transportFailed = true;
-      this.#protocol.receiveEof();
-      this.#endMessages();
-      this.#reader?.cancel().catch(() => {});
-    }, this.#options.closeTimeout ?? 5000);
+    // If the peer does not finish the close handshake in time, give up.
+    this.#closeTimer = setTimeout(
+      () => this.#abandonTransport(),
+      this.#options.closeTimeout ?? 5000,
+    );
   }
 
   async #closeTransport(): Promise<void> {
@@ -452,11 +493,23 @@ export class WebSocketConnection {
     this.#transportClosing = true;
     this.#endMessages();
     this.#drained?.();
-    try {
-      await this.#writer!.close();
-    } catch {
-      // Already closed or failed.
-    }
+    // Let the last bytes (our close frame) drain, but not forever: a peer
+    // that stopped reading must not keep the transport open.
+    const writer = this.#writer!;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const drained = await Promise.race([
+      writer.close().then(() => true, () => true),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(
+          () => resolve(false),
+          this.#options.closeTimeout ?? 5000,
+        );
+      }),
+    ]);
+    clearTimeout(timer);
+    // abort() waits for an in-flight write, so do not await it; cancelling
+    // the readable closes the socket (the ByteStreamPair contract).
+    if (!drained) writer.abort().catch(() => {});
     await this.#reader!.cancel().catch(() => {});
     this.#settle(this.#protocol.closeInfo);
   }
