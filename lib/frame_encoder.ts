@@ -64,7 +64,10 @@ export class FrameEncoder {
   encode(frame: Frame): Uint8Array {
     const { fin, rsv, opcode, payload } = frame;
     const length = payload.length;
-    if (opcode < 0 || opcode > 0xf || rsv < 0 || rsv > 7) {
+    if (
+      !Number.isInteger(opcode) || opcode < 0 || opcode > 0xf ||
+      !Number.isInteger(rsv) || rsv < 0 || rsv > 7
+    ) {
       throw new RangeError(
         `Cannot encode a frame with opcode ${opcode} and RSV bits ${rsv}: opcode must be 0-15 and RSV 0-7`,
       );

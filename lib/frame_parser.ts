@@ -159,6 +159,16 @@ export class FrameParser {
     return { opcode: this.#opcode, rsv: this.#rsv, received };
   }
 
+  /**
+   * `true` when every byte pushed so far belongs to a returned frame: no
+   * header or payload bytes are waiting. A stream that ends while this is
+   * `false` ended in the middle of a frame.
+   */
+  get atFrameBoundary(): boolean {
+    return !this.#inPayload && this.#headerFilled === 0 &&
+      this.#offset >= this.#chunk.length && this.#queue.length === 0;
+  }
+
   /** Parses a header from the input; returns `false` when it needs more bytes. */
   #readHeader(): boolean {
     const chunk = this.#chunk;

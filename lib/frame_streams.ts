@@ -64,7 +64,7 @@ export class FrameDecoderStream extends TransformStream<Uint8Array, Frame> {
         }
       },
       flush() {
-        if (parser.partialFrame() !== null) {
+        if (!parser.atFrameBoundary) {
           throw new SyntaxError(
             "Cannot end a frame stream in the middle of a frame",
           );

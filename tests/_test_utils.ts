@@ -17,7 +17,9 @@
 export function hex(text: string): Uint8Array {
   const digits = text.replace(/\s+/g, "");
   if (digits.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(digits)) {
-    throw new SyntaxError(`Cannot parse hex "${text}": use pairs of hex digits`);
+    throw new SyntaxError(
+      `Cannot parse hex "${text}": use pairs of hex digits`,
+    );
   }
   const bytes = new Uint8Array(digits.length / 2);
   for (let i = 0; i < bytes.length; i++) {
@@ -39,7 +41,12 @@ export function toHex(bytes: Uint8Array): string {
   );
 }
 
-/** Concatenates byte arrays into one new buffer. */
+/**
+ * Concatenates byte arrays into one new buffer.
+ *
+ * @param parts The arrays, in order.
+ * @returns A new buffer holding all their bytes.
+ */
 export function concat(parts: readonly Uint8Array[]): Uint8Array {
   let length = 0;
   for (const part of parts) length += part.length;
@@ -90,7 +97,9 @@ export function createRandom(seed: number): Random {
       return bytes;
     },
     pick(items) {
-      if (items.length === 0) throw new RangeError("Cannot pick from an empty array");
+      if (items.length === 0) {
+        throw new RangeError("Cannot pick from an empty array");
+      }
       return items[int(items.length)]!;
     },
   };
