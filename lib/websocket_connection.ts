@@ -244,7 +244,9 @@ export class WebSocketConnection {
       highWaterMark: readableHighWaterMark,
       size: (message) => Math.max(1, message.length),
     });
-    const writable = new WritableStream<string | BufferSource | ArrayBufferView>({
+    const writable = new WritableStream<
+      string | BufferSource | ArrayBufferView
+    >({
       start: (controller) => {
         this.#sink = controller;
       },
@@ -264,7 +266,16 @@ export class WebSocketConnection {
       protocol: this.#options.protocol ?? "",
       extensions: this.#options.extensions ?? "",
     });
-    this.#readLoop();
+    this.#readLoop().catch((error) => {
+      // Only a bug can get here: report it, and never leave the connection
+      // hanging or take the whole server down with it.
+      console.error(
+        "wstream: internal error in a connection's read loop",
+        error,
+      );
+      this.#abandonTransport();
+      this.#settle(this.#protocol.closeInfo);
+    });
   }
 
   /** Lets the read loop continue (more demand, or closing). */
@@ -281,7 +292,8 @@ export class WebSocketConnection {
     const protocol = this.#protocol;
     if (this.#options.head !== undefined && this.#options.head.length > 0) {
       protocol.receiveData(this.#options.head);
-      await this.#afterReceive();
+      const pending = this.#afterReceive();
+      if (pending !== undefined) await pending;
     }
     try {
       while (protocol.state !== "CLOSED") {
@@ -299,7 +311,8 @@ export class WebSocketConnection {
         } else {
           protocol.receiveData(result.value);
         }
-        await this.#afterReceive();
+        const pending = this.#afterReceive();
+        if (pending !== undefined) await pending;
       }
       // A client after a clean close waits for the server to end TCP.
       if (!protocol.closeExpected() && !this.#transportFailed) {
@@ -310,9 +323,9 @@ export class WebSocketConnection {
       // The transport failed: an abnormal closure.
       this.#transportFailed = true;
       protocol.receiveEof();
-      this.#afterReceive();
+      await this.#afterReceive();
     }
-    this.#closeTransport();
+    await this.#closeTransport();
   }
 
   /**
@@ -343,7 +356,8 @@ export class WebSocketConnection {
     const deadline = Date.now() + (this.#options.closeTimeout ?? 5000);
     while (
       !this.#messagesDone && (messages.desiredSize ?? highWaterMark) <
-        highWaterMark && Date.now() < deadline
+        highWaterMark &&
+      Date.now() < deadline
     ) {
       await new Promise((resolve) => setTimeout(resolve, 1));
     }
@@ -381,7 +395,9 @@ export class WebSocketConnection {
     );
   }
 
-  #write(message: string | BufferSource | ArrayBufferView): Promise<void> | void {
+  #write(
+    message: string | BufferSource | ArrayBufferView,
+  ): Promise<void> | void {
     const index = ++this.#writesProcessed;
     const protocol = this.#protocol;
     const request = this.#closeRequest;
@@ -527,7 +543,10 @@ export class WebSocketConnection {
  *
  * @throws {RangeError} If the code cannot be sent or the reason is too long.
  */
-function validateCloseArguments(code: number | undefined, reason: string): void {
+function validateCloseArguments(
+  code: number | undefined,
+  reason: string,
+): void {
   if (
     code !== undefined &&
     !(Number.isInteger(code) &&
