@@ -25,7 +25,9 @@ export class ByteAccumulator {
     let buffer = this.#buffer;
     if (buffer === null || buffer.length < needed) {
       const grown = new Uint8Array(Math.max(needed, (buffer?.length ?? 0) * 2));
-      grown.set(buffer === null ? this.#first! : buffer.subarray(0, this.#length));
+      grown.set(
+        buffer === null ? this.#first! : buffer.subarray(0, this.#length),
+      );
       buffer = grown;
       this.#buffer = buffer;
       this.#first = null;

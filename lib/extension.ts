@@ -51,5 +51,8 @@ export interface MessageExtension {
    * @param opcode 1 (text) or 2 (binary).
    * @returns The payload to send and the RSV bits to set on its first frame.
    */
-  encodeMessage(data: Uint8Array, opcode: number): { data: Uint8Array; rsv: number };
+  encodeMessage(
+    data: Uint8Array,
+    opcode: number,
+  ): { data: Uint8Array; rsv: number };
 }

@@ -198,7 +198,9 @@ export class FrameParser {
     const header = this.#header;
     while (this.#offset < this.#chunk.length) {
       header[this.#headerFilled++] = this.#chunk[this.#offset++]!;
-      if (this.#headerFilled === 2) this.#checkFirstBytes(header[0]!, header[1]!);
+      if (this.#headerFilled === 2) {
+        this.#checkFirstBytes(header[0]!, header[1]!);
+      }
       if (
         this.#headerFilled >= 2 && this.#headerFilled === headerSize(header[1]!)
       ) {

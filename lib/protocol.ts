@@ -140,7 +140,9 @@ export class Protocol {
   constructor(options: ProtocolOptions) {
     this.#role = options.role;
     this.#maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_PAYLOAD;
-    if (!Number.isSafeInteger(this.#maxMessageSize) || this.#maxMessageSize < 0) {
+    if (
+      !Number.isSafeInteger(this.#maxMessageSize) || this.#maxMessageSize < 0
+    ) {
       throw new RangeError(
         `Cannot create a Protocol with maxMessageSize ${options.maxMessageSize}: use a non-negative integer`,
       );
@@ -196,7 +198,10 @@ export class Protocol {
       };
     }
     if (this.#failed && this.#closeSent !== null) {
-      return { closeCode: this.#closeSent.code, reason: this.#closeSent.reason };
+      return {
+        closeCode: this.#closeSent.code,
+        reason: this.#closeSent.reason,
+      };
     }
     return { closeCode: CloseCode.AbnormalClosure, reason: "" };
   }
@@ -605,14 +610,10 @@ export class Protocol {
     this.#closeReceived = { code, reason };
     this.#events.push({ type: "close", code, reason });
     if (this.#closeSent === null) {
-      // Echo the peer's code (RFC 6455 §5.5.1), or an empty body if it sent none.
-      this.#closeSent = { code, reason: "" };
-      this.#enqueue(
-        Opcode.Close,
-        code === CloseCode.NoStatusReceived
-          ? EMPTY
-          : new Uint8Array([code >> 8, code & 0xff]),
-      );
+      // Echo the peer's code and reason (RFC 6455 §5.5.1), or an empty body
+      // if it sent none.
+      this.#closeSent = { code, reason };
+      this.#enqueue(Opcode.Close, payload);
     }
     this.#state = "CLOSED";
   }
@@ -662,7 +663,10 @@ export class Protocol {
  *
  * @throws {RangeError} For an unsendable code or a reason over 123 bytes.
  */
-function encodeClosePayload(code: number | undefined, reason: string): Uint8Array {
+function encodeClosePayload(
+  code: number | undefined,
+  reason: string,
+): Uint8Array {
   if (code === undefined) {
     if (reason !== "") {
       throw new RangeError(

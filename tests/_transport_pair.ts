@@ -22,16 +22,20 @@ function pipe(): {
 } {
   let delivered = 0;
   let control: TransformStreamDefaultController<Uint8Array> | undefined;
-  const stream = new TransformStream<Uint8Array, Uint8Array>({
-    start(controller) {
-      control = controller;
+  const stream = new TransformStream<Uint8Array, Uint8Array>(
+    {
+      start(controller) {
+        control = controller;
+      },
+      transform(chunk, controller) {
+        delivered += chunk.length;
+        // A real socket hands the reader fresh memory.
+        controller.enqueue(chunk.slice());
+      },
     },
-    transform(chunk, controller) {
-      delivered += chunk.length;
-      // A real socket hands the reader fresh memory.
-      controller.enqueue(chunk.slice());
-    },
-  }, { highWaterMark: 0 }, { highWaterMark: 0 });
+    { highWaterMark: 0 },
+    { highWaterMark: 0 },
+  );
   return {
     readable: stream.readable,
     writable: stream.writable,

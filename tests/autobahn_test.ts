@@ -27,7 +27,9 @@ function materialize(payload: Payload | undefined): Uint8Array {
     ? encoder.encode(payload.repeat)
     : fromHex(payload.repeat.hex);
   const bytes = new Uint8Array(payload.length);
-  for (let i = 0; i < bytes.length; i++) bytes[i] = pattern[i % pattern.length]!;
+  for (let i = 0; i < bytes.length; i++) {
+    bytes[i] = pattern[i % pattern.length]!;
+  }
   return bytes;
 }
 
@@ -62,7 +64,9 @@ function deliveries(testCase: AutobahnCase): Uint8Array[][] {
     if (spec.payloadSplits !== undefined) {
       let start = 0;
       for (const split of [...spec.payloadSplits, payload.length]) {
-        const end = split === payload.length ? wire.length : headerLength + split;
+        const end = split === payload.length
+          ? wire.length
+          : headerLength + split;
         result.push([wire.subarray(start, end)]);
         start = end;
       }
@@ -157,7 +161,10 @@ function runEchoServer(
   for (const bytes of output) {
     parser.push(bytes);
     for (let frame; (frame = parser.next()) !== null;) {
-      serverFrames.push({ opcode: frame.opcode, payload: frame.payload.slice() });
+      serverFrames.push({
+        opcode: frame.opcode,
+        payload: frame.payload.slice(),
+      });
     }
   }
   return { messages, serverFrames, failedAt, protocol };
@@ -175,7 +182,10 @@ function expectedMessages(testCase: AutobahnCase): (string | Uint8Array)[] {
   );
 }
 
-function checkCase(testCase: AutobahnCase, mode: "as-sent" | "whole" | "1-byte") {
+function checkCase(
+  testCase: AutobahnCase,
+  mode: "as-sent" | "whole" | "1-byte",
+) {
   const outcome = runEchoServer(deliveries(testCase), mode);
   const { protocol, serverFrames } = outcome;
   const expected = expectedMessages(testCase);
@@ -185,7 +195,9 @@ function checkCase(testCase: AutobahnCase, mode: "as-sent" | "whole" | "1-byte")
   );
   assert.deepEqual(
     echoes.map((frame) =>
-      frame.opcode === 1 ? new TextDecoder().decode(frame.payload) : frame.payload
+      frame.opcode === 1
+        ? new TextDecoder().decode(frame.payload)
+        : frame.payload
     ),
     expected,
     "messages echoed",
@@ -235,7 +247,9 @@ function checkCase(testCase: AutobahnCase, mode: "as-sent" | "whole" | "1-byte")
       `close code ${code} in ${close.codes}`,
     );
     assert.notEqual(protocol.error, null, "failed with a protocol error");
-    if (mode === "as-sent" && testCase.expect.failFastAfterDelivery !== undefined) {
+    if (
+      mode === "as-sent" && testCase.expect.failFastAfterDelivery !== undefined
+    ) {
       assert.equal(
         outcome.failedAt,
         testCase.expect.failFastAfterDelivery,

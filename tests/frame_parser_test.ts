@@ -162,10 +162,12 @@ describe("FrameParser", () => {
     }
   }
 
-  for (const [length, header] of [[256, "82 7e 01 00"], [
-    65536,
-    "82 7f 00 00 00 00 00 01 00 00",
-  ]] as const) {
+  for (
+    const [length, header] of [[256, "82 7e 01 00"], [
+      65536,
+      "82 7f 00 00 00 00 00 01 00 00",
+    ]] as const
+  ) {
     test(`FrameParser decodes the RFC 6455 §5.7 ${length}-byte binary header ${header}`, () => {
       const payload = new Uint8Array(length).map((_, i) => i & 0xff);
       const wire = new Uint8Array([...hex(header), ...payload]);
@@ -244,13 +246,20 @@ describe("FrameParser", () => {
   });
 
   test("FrameParser rejects a negative or fractional maxPayload with RangeError", () => {
-    assert.throws(() => new FrameParser({ role: "server", maxPayload: -1 }), RangeError);
-    assert.throws(() => new FrameParser({ role: "server", maxPayload: 1.5 }), RangeError);
+    assert.throws(
+      () => new FrameParser({ role: "server", maxPayload: -1 }),
+      RangeError,
+    );
+    assert.throws(
+      () => new FrameParser({ role: "server", maxPayload: 1.5 }),
+      RangeError,
+    );
   });
 
   test("FrameParser raises only documented errors on arbitrary bytes (seeded fuzz)", () => {
     let seed = 42;
-    const next = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 0x1_0000_0000;
+    const next = () =>
+      (seed = (seed * 1103515245 + 12345) >>> 0) / 0x1_0000_0000;
     for (let round = 0; round < 2000; round++) {
       const bytes = new Uint8Array(1 + Math.floor(next() * 64)).map(() =>
         Math.floor(next() * 256)

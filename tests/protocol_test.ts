@@ -21,7 +21,10 @@ function closeFrame(code: number | null, reason: Uint8Array | string = "") {
   return encodeClientFrame({ opcode: 8, payload });
 }
 
-function run(chunks: Uint8Array[], protocol = new Protocol({ role: "server" })) {
+function run(
+  chunks: Uint8Array[],
+  protocol = new Protocol({ role: "server" }),
+) {
   const events: ProtocolEvent[] = [];
   const sent: Uint8Array[] = [];
   const pending = protocol.dataToSend();
@@ -119,7 +122,24 @@ describe("Protocol", () => {
   }
 
   for (
-    const code of [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999]
+    const code of [
+      1000,
+      1001,
+      1002,
+      1003,
+      1007,
+      1008,
+      1009,
+      1010,
+      1011,
+      1012,
+      1013,
+      1014,
+      3000,
+      3999,
+      4000,
+      4999,
+    ]
   ) {
     test(`Protocol echoes a close frame with valid code ${code} and reports it`, () => {
       const { protocol, events, frames } = run([closeFrame(code, "bye")]);
@@ -163,7 +183,9 @@ describe("Protocol", () => {
     // One text frame of 21 bytes: κόσμε, then F4 90 (> U+10FFFF); the rest never comes.
     const wire = encodeClientFrame({
       opcode: 1,
-      payload: hex("ce ba e1 bd b9 cf 83 ce bc ce b5 f4 90 80 80 65 64 69 74 65 64"),
+      payload: hex(
+        "ce ba e1 bd b9 cf 83 ce bc ce b5 f4 90 80 80 65 64 69 74 65 64",
+      ),
     });
     const protocol = new Protocol({ role: "server" });
     protocol.receiveData(wire.slice(0, 6 + 11));
@@ -174,7 +196,9 @@ describe("Protocol", () => {
   });
 
   test("Protocol keeps the byte order mark in a text message", () => {
-    const { events } = run([encodeClientFrame({ opcode: 1, payload: hex("ef bb bf 41") })]);
+    const { events } = run([
+      encodeClientFrame({ opcode: 1, payload: hex("ef bb bf 41") }),
+    ]);
     assert.deepEqual(events, [{ type: "text", data: "\ufeffA" }]);
   });
 
@@ -222,7 +246,9 @@ describe("Protocol", () => {
     const frame = parser.next()!;
     assert.equal(frame.opcode, 8);
     assert.equal(new TextDecoder().decode(frame.payload.subarray(2)), "done");
-    protocol.receiveData(encodeServerFrame({ opcode: 8, payload: hex("03 e8") }));
+    protocol.receiveData(
+      encodeServerFrame({ opcode: 8, payload: hex("03 e8") }),
+    );
     assert.equal(protocol.state, "CLOSED");
     assert.equal(protocol.closeExpected(), false);
     protocol.receiveEof();
@@ -232,7 +258,9 @@ describe("Protocol", () => {
 
   test("Protocol reports 1006 when the transport ends without a close frame", () => {
     const protocol = new Protocol({ role: "server" });
-    protocol.receiveData(encodeClientFrame({ opcode: 1, fin: false, payload: "half" }));
+    protocol.receiveData(
+      encodeClientFrame({ opcode: 1, fin: false, payload: "half" }),
+    );
     protocol.receiveEof();
     assert.equal(protocol.state, "CLOSED");
     assert.deepEqual(protocol.closeInfo, { closeCode: 1006, reason: "" });
@@ -263,7 +291,10 @@ describe("Protocol", () => {
     const { frames } = run([], protocol);
     assert.equal(frames.length, 1);
     assert.equal(sentCloseCode(frames), 1011);
-    assert.deepEqual(protocol.closeInfo, { closeCode: 1011, reason: "internal" });
+    assert.deepEqual(protocol.closeInfo, {
+      closeCode: 1011,
+      reason: "internal",
+    });
     assert.equal(protocol.closeExpected(), true);
   });
 

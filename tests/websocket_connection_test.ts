@@ -5,8 +5,8 @@ import { FrameParser } from "../lib/frame_parser.ts";
 import type { Frame } from "../lib/frame.ts";
 import { WebSocketError } from "../lib/errors.ts";
 import {
-  type WebSocketMessage,
   WebSocketConnection,
+  type WebSocketMessage,
 } from "../lib/websocket_connection.ts";
 import { delay, readAll, transportPair } from "./_transport_pair.ts";
 
@@ -15,7 +15,10 @@ function connectedPair(
     {},
 ): { server: WebSocketConnection; client: WebSocketConnection } {
   const [a, b] = transportPair();
-  const server = new WebSocketConnection(a, { ...serverOptions, role: "server" });
+  const server = new WebSocketConnection(a, {
+    ...serverOptions,
+    role: "server",
+  });
   const client = new WebSocketConnection(b, { role: "client" });
   return { server, client };
 }
@@ -71,7 +74,7 @@ describe("WebSocketConnection", () => {
       new Uint8Array([1, 2]),
     ]);
     assert.deepEqual(await server.closed, { closeCode: 4000, reason: "bye" });
-    assert.deepEqual(await client.closed, { closeCode: 4000, reason: "" });
+    assert.deepEqual(await client.closed, { closeCode: 4000, reason: "bye" });
     assert.deepEqual(await collect(clientSide.readable), []);
   });
 
@@ -90,7 +93,10 @@ describe("WebSocketConnection", () => {
       closeCode: 1001,
       reason: "going away",
     });
-    assert.deepEqual(await server.closed, { closeCode: 1001, reason: "" });
+    assert.deepEqual(await server.closed, {
+      closeCode: 1001,
+      reason: "going away",
+    });
   });
 
   test("WebSocketConnection processes head bytes before transport bytes", async () => {
@@ -246,7 +252,10 @@ describe("WebSocketConnection", () => {
       writer.write(chunk).catch(() => {});
       accepted++;
     }
-    assert.ok(accepted < 64, `accepted ${accepted} writes into a stuck transport`);
+    assert.ok(
+      accepted < 64,
+      `accepted ${accepted} writes into a stuck transport`,
+    );
     writer.releaseLock();
     server.close();
     assert.equal((await server.closed).closeCode, 1006);

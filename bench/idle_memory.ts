@@ -1,0 +1,609 @@
+/**
+ * Idle memory per WebSocket connection: a server process holds `--count`
+ * TCP connections that completed the WebSocket opening handshake and then
+ * stay silent; the result is the server's RSS growth divided by the count,
+ * in KiB.
+ *
+ * The driver (this script without `--role`) spawns the server variant as a
+ * child process with the chosen runtime, opens the connections from its own
+ * process with `node:net`, asks the child to collect garbage, and reads the
+ * child's `VmRSS` from `/proc/<pid>/status` (Linux only). Each connection
+ * needs a file descriptor on both sides: check `ulimit -n`.
+ *
+ * Usage (see bench/idle_memory.md):
+ *
+ *   ulimit -n 20000
+ *   deno run -A bench/idle_memory.ts --runtime deno --variant wstream --count 4000
+ *   deno run -A bench/idle_memory.ts --runtime bun --variant bun-transport
+ *   deno run -A bench/idle_memory.ts --all       # every variant on both runtimes
+ *
+ * Variants (server side; all do a real RFC 6455 handshake):
+ *
+ * - `wstream`: `serve()` + `upgrade()` + `WebSocketConnection`, the
+ *   application waiting on `readable` (the echo example). Deno or Bun.
+ * - `deno-readable`: `Deno.listen`, a pending `conn.readable` read.
+ * - `deno-read4k`, `deno-read512`: `Deno.listen`, a pending `conn.read()`
+ *   into 4 KiB or 512 bytes.
+ * - `deno-readable-byob512`: `Deno.listen`, a pending BYOB read of
+ *   `conn.readable` into 512 bytes.
+ * - `deno-transport-<min>`: wstream's Deno transport (`denoConnection`,
+ *   `minReadSize` = `<min>` bytes), a pending `readable` read, no
+ *   WebSocket layer.
+ * - `deno-native`: `Deno.serve` + `Deno.upgradeWebSocket`.
+ * - `node-net`: `node:net` server, data listener attached. Deno or Bun.
+ * - `bun-transport`: wstream's Bun transport (`listenBun`), a pending
+ *   `readable` read, no WebSocket layer.
+ * - `bun-native`: `Bun.serve` with `websocket` handlers.
+ * - `node-net-transport`: a `node:net` socket adapted to a byte stream pair
+ *   (pause/resume backpressure; a prototype in this file), a pending
+ *   `readable` read. Deno or Bun.
+ * - `stack-deno-transport`, `stack-node-net`: the WebSocket stack
+ *   (`WebSocketConnection` + an echo loop) over wstream's Deno transport or
+ *   over the `node:net` adapter, handshake done here instead of `serve()`.
+ *
+ * @module
+ */
+
+import net from "node:net";
+import process from "node:process";
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { answerUpgrade } from "../lib/handshake.ts";
+import { HttpHeadReader } from "../lib/http_head.ts";
+import { serve } from "../lib/serve.ts";
+import { upgrade } from "../lib/upgrade.ts";
+import { getBun, getDeno } from "../lib/transports/_runtime_types.ts";
+import { listenBun } from "../lib/transports/bun.ts";
+import { listenDeno } from "../lib/transports/deno.ts";
+import type { TcpConnection } from "../lib/transports/deno.ts";
+import { WebSocketConnection } from "../lib/websocket_connection.ts";
+
+const DENO_VARIANTS = [
+  "wstream",
+  "deno-transport-512",
+  "deno-transport-1024",
+  "deno-transport-4096",
+  "deno-read4k",
+  "deno-read512",
+  "deno-readable",
+  "deno-readable-byob512",
+  "deno-native",
+  "node-net",
+  "node-net-transport",
+  "stack-deno-transport",
+  "stack-node-net",
+];
+const BUN_VARIANTS = [
+  "wstream",
+  "bun-transport",
+  "bun-native",
+  "node-net",
+  "node-net-transport",
+  "stack-node-net",
+];
+
+function arg(name: string, fallback: string): string {
+  const index = process.argv.indexOf(`--${name}`);
+  return index >= 0 ? process.argv[index + 1] ?? fallback : fallback;
+}
+
+// ---------------------------------------------------------------------------
+// Server side (child process)
+// ---------------------------------------------------------------------------
+
+/** Minimal types of the native servers, which the library does not use. */
+interface DenoServeApi {
+  serve(
+    options: { hostname: string; port: number; onListen?: () => void },
+    handler: (request: Request) => Response,
+  ): { addr: { port: number } };
+  upgradeWebSocket(request: Request): { socket: WebSocket; response: Response };
+}
+interface BunServeApi {
+  serve(options: {
+    hostname: string;
+    port: number;
+    fetch(request: Request, server: { upgrade(request: Request): boolean }):
+      | Response
+      | undefined;
+    websocket: {
+      message(
+        ws: { send(data: string | Uint8Array): void },
+        message: string | Uint8Array,
+      ): void;
+    };
+  }): { port: number };
+  gc(force: boolean): void;
+}
+
+function latin1(text: string): Uint8Array {
+  return Uint8Array.from(text, (c) => c.charCodeAt(0));
+}
+
+/** Reads a head with `read`, answers it; returns the 101 head bytes. */
+async function answer(
+  read: () => Promise<Uint8Array | null>,
+): Promise<Uint8Array> {
+  const reader = new HttpHeadReader();
+  let head = null;
+  while (head === null) {
+    const chunk = await read();
+    if (chunk === null) throw new Error("EOF before the head");
+    head = reader.push(chunk);
+  }
+  const result = await answerUpgrade(head.request);
+  if (!result.accepted) throw new Error(`refused: ${result.response.status}`);
+  const lines = ["HTTP/1.1 101 Switching Protocols"];
+  for (const [name, value] of result.response.headers) {
+    lines.push(`${name}: ${value}`);
+  }
+  return latin1(lines.join("\r\n") + "\r\n\r\n");
+}
+
+/** Keeps references so that nothing is collected while idle. */
+const held: unknown[] = [];
+
+function idleOnTransport(connection: TcpConnection): void {
+  held.push(connection);
+  (async () => {
+    const reader = connection.readable.getReader();
+    const head = await answer(async () => (await reader.read()).value ?? null);
+    const writer = connection.writable.getWriter();
+    await writer.write(head);
+    await reader.read(); // The idle wait.
+  })().catch(() => connection.close());
+}
+
+/** A `node:net` socket as a byte stream pair: a prototype for measuring. */
+function nodeNetConnection(socket: net.Socket): TcpConnection {
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  let paused = false;
+  let done = false;
+  const end = (error?: Error): void => {
+    if (done) return;
+    done = true;
+    try {
+      if (error === undefined) controller.close();
+      else controller.error(error);
+    } catch {
+      // Cancelled.
+    }
+  };
+  socket.on("data", (chunk: Uint8Array) => {
+    if (done) return;
+    controller.enqueue(
+      new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength),
+    );
+    if ((controller.desiredSize ?? 0) <= 0 && !paused) {
+      paused = true;
+      socket.pause();
+    }
+  });
+  socket.on("end", () => end());
+  socket.on("close", () => end());
+  socket.on("error", (error) => end(error));
+  return {
+    readable: new ReadableStream<Uint8Array>({
+      start: (c) => {
+        controller = c;
+      },
+      pull: () => {
+        if (paused) {
+          paused = false;
+          socket.resume();
+        }
+      },
+      cancel: () => {
+        done = true;
+        socket.destroy();
+      },
+    }, { highWaterMark: 64 * 1024, size: (chunk) => chunk.byteLength }),
+    writable: new WritableStream<Uint8Array>({
+      write: (chunk) =>
+        new Promise<void>((resolve, reject) =>
+          socket.write(chunk, (error) => error ? reject(error) : resolve())
+        ),
+      close: () => {
+        socket.end();
+      },
+      abort: () => {
+        socket.destroy();
+      },
+    }),
+    localAddr: { hostname: "", port: 0 },
+    remoteAddr: { hostname: "", port: 0 },
+    close: () => socket.destroy(),
+  };
+}
+
+/** The WebSocket stack over a transport, handshake done here. */
+function stackOnTransport(connection: TcpConnection): void {
+  (async () => {
+    const reader = connection.readable.getReader();
+    const headReader = new HttpHeadReader();
+    let head = null;
+    while (head === null) {
+      const { value } = await reader.read();
+      if (value === undefined) throw new Error("EOF before the head");
+      head = headReader.push(value);
+    }
+    const result = await answerUpgrade(head.request);
+    if (!result.accepted) throw new Error("refused");
+    const lines = ["HTTP/1.1 101 Switching Protocols"];
+    for (const [name, value] of result.response.headers) {
+      lines.push(`${name}: ${value}`);
+    }
+    const writer = connection.writable.getWriter();
+    await writer.write(latin1(lines.join("\r\n") + "\r\n\r\n"));
+    writer.releaseLock();
+    reader.releaseLock();
+    const socket = new WebSocketConnection(connection, {
+      role: "server",
+      head: head.rest,
+    });
+    held.push(socket);
+    const { readable, writable } = await socket.opened;
+    const messages = writable.getWriter();
+    for await (const message of readable) await messages.write(message);
+  })().catch(() => connection.close());
+}
+
+function startServer(variant: string): Promise<number> | number {
+  const hostname = "127.0.0.1";
+  const deno = getDeno();
+  if (variant === "wstream") {
+    return serve({ port: 0, hostname }, async (request) => {
+      const { response, socket } = await upgrade(request);
+      if (socket === null) return response;
+      held.push(socket);
+      socket.opened.then(async ({ readable, writable }) => {
+        const writer = writable.getWriter();
+        for await (const message of readable) await writer.write(message);
+      }).catch(() => {});
+      return response;
+    }).addr.port;
+  }
+  const transport = /^deno-transport-(\d+)$/.exec(variant);
+  if (transport !== null) {
+    return listenDeno({ hostname, port: 0 }, idleOnTransport, {
+      minReadSize: Number(transport[1]),
+    }).addr.port;
+  }
+  if (variant === "stack-deno-transport") {
+    return listenDeno({ hostname, port: 0 }, stackOnTransport).addr.port;
+  }
+  if (variant === "node-net-transport" || variant === "stack-node-net") {
+    return new Promise((resolve) => {
+      const server = net.createServer((socket) => {
+        const connection = nodeNetConnection(socket);
+        if (variant === "stack-node-net") stackOnTransport(connection);
+        else idleOnTransport(connection);
+      });
+      server.listen(0, hostname, () => {
+        resolve((server.address() as net.AddressInfo).port);
+      });
+    });
+  }
+  if (variant === "bun-transport") {
+    return listenBun({ hostname, port: 0 }, idleOnTransport).addr.port;
+  }
+  if (variant.startsWith("deno-read")) {
+    const listener = deno!.listen({ hostname, port: 0 });
+    (async () => {
+      while (true) {
+        const conn = await listener.accept();
+        held.push(conn);
+        (async () => {
+          const readable = (conn as unknown as {
+            readable: ReadableStream<Uint8Array>;
+          }).readable;
+          if (variant === "deno-readable") {
+            const reader = readable.getReader();
+            const head = await answer(async () =>
+              (await reader.read()).value ?? null
+            );
+            await conn.write(head);
+            await reader.read();
+          } else if (variant === "deno-readable-byob512") {
+            const reader = readable.getReader({ mode: "byob" });
+            const read = async (): Promise<Uint8Array | null> =>
+              (await reader.read(new Uint8Array(512))).value ?? null;
+            await conn.write(await answer(read));
+            await read();
+          } else {
+            const size = variant === "deno-read4k" ? 4096 : 512;
+            const read = async (): Promise<Uint8Array | null> => {
+              const buffer = new Uint8Array(size);
+              const n = await conn.read(buffer);
+              return n === null ? null : buffer.subarray(0, n);
+            };
+            await conn.write(await answer(read));
+            await read();
+          }
+        })().catch(() => {});
+      }
+    })();
+    return listener.addr.port;
+  }
+  if (variant === "deno-native") {
+    const api = deno as unknown as DenoServeApi;
+    return api.serve({ hostname, port: 0, onListen() {} }, (request) => {
+      const { socket, response } = api.upgradeWebSocket(request);
+      socket.onmessage = (event) => socket.send(event.data);
+      held.push(socket);
+      return response;
+    }).addr.port;
+  }
+  if (variant === "bun-native") {
+    const api = getBun() as unknown as BunServeApi;
+    return api.serve({
+      hostname,
+      port: 0,
+      fetch(request, server) {
+        return server.upgrade(request)
+          ? undefined
+          : new Response("upgrade expected", { status: 400 });
+      },
+      websocket: { message: (ws, message) => ws.send(message) },
+    }).port;
+  }
+  if (variant === "node-net") {
+    return new Promise((resolve) => {
+      const server = net.createServer((socket) => {
+        held.push(socket);
+        let reader: HttpHeadReader | null = new HttpHeadReader();
+        socket.on("data", async (chunk: Uint8Array) => {
+          if (reader === null) return;
+          const head = reader.push(new Uint8Array(chunk));
+          if (head === null) return;
+          reader = null;
+          const result = await answerUpgrade(head.request);
+          if (!result.accepted) return socket.destroy();
+          const lines = ["HTTP/1.1 101 Switching Protocols"];
+          for (const [name, value] of result.response.headers) {
+            lines.push(`${name}: ${value}`);
+          }
+          socket.write(lines.join("\r\n") + "\r\n\r\n");
+        });
+        socket.on("error", () => {});
+      });
+      server.listen(0, hostname, () => {
+        resolve((server.address() as net.AddressInfo).port);
+      });
+    });
+  }
+  throw new Error(`Unknown variant ${variant}`);
+}
+
+function collectGarbage(): void {
+  const bun = getBun() as unknown as BunServeApi | undefined;
+  if (bun !== undefined) {
+    bun.gc(true);
+    return;
+  }
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) throw new Error("Run with --v8-flags=--expose-gc");
+  gc();
+}
+
+async function runServer(variant: string): Promise<void> {
+  const port = await startServer(variant);
+  console.log(`port ${port}`);
+  let input = "";
+  process.stdin.on("data", (chunk) => {
+    input += String(chunk);
+    let newline;
+    while ((newline = input.indexOf("\n")) >= 0) {
+      const command = input.slice(0, newline);
+      input = input.slice(newline + 1);
+      if (command === "gc") {
+        collectGarbage();
+        collectGarbage();
+        const { heapUsed, external } = process.memoryUsage();
+        console.log(JSON.stringify({ heapUsed, external }));
+      } else if (command === "exit") {
+        process.exit(0);
+      }
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Driver side
+// ---------------------------------------------------------------------------
+
+function rssKiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const match = /VmRSS:\s+(\d+) kB/.exec(status);
+  if (match === null) throw new Error("No VmRSS in /proc status");
+  return Number(match[1]);
+}
+
+function openFileLimit(): number {
+  const limits = readFileSync("/proc/self/limits", "utf8");
+  const match = /Max open files\s+(\d+|unlimited)/.exec(limits);
+  return match?.[1] === "unlimited" ? Infinity : Number(match?.[1] ?? 0);
+}
+
+const sleep = (ms: number): Promise<void> =>
+  new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Opens one connection and completes the handshake. */
+function openClient(port: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, "127.0.0.1");
+    let received = "";
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error("handshake timeout"));
+    }, 30_000);
+    socket.on("error", (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    socket.on("connect", () => {
+      socket.write(
+        "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n" +
+          "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n" +
+          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+      );
+    });
+    socket.on("data", (chunk) => {
+      received += String(chunk);
+      if (received.includes("\r\n\r\n")) {
+        clearTimeout(timer);
+        if (received.startsWith("HTTP/1.1 101 ")) resolve(socket);
+        else reject(new Error(`no 101: ${received.slice(0, 60)}`));
+      }
+    });
+  });
+}
+
+async function openClients(port: number, count: number): Promise<net.Socket[]> {
+  const sockets: net.Socket[] = [];
+  const batch = 200;
+  for (let i = 0; i < count; i += batch) {
+    const size = Math.min(batch, count - i);
+    sockets.push(
+      ...await Promise.all(
+        Array.from({ length: size }, () => openClient(port)),
+      ),
+    );
+  }
+  return sockets;
+}
+
+/** Memory of the server process, in KiB. */
+interface Sample {
+  rss: number;
+  heapUsed: number;
+  external: number;
+}
+
+interface Measurement {
+  runtime: string;
+  variant: string;
+  count: number;
+  baseline: Sample;
+  loaded: Sample;
+}
+
+async function measure(
+  runtime: string,
+  variant: string,
+  count: number,
+): Promise<Measurement> {
+  const script = fileURLToPath(import.meta.url);
+  const [command, args] = runtime === "deno"
+    ? [
+      getDeno()?.execPath() ?? "deno",
+      ["run", "-A", "--v8-flags=--expose-gc", script],
+    ]
+    : [getBun() !== undefined ? process.execPath : "bun", [script]];
+  const child = spawn(command, [
+    ...args,
+    "--role",
+    "server",
+    "--variant",
+    variant,
+  ], {
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  const lines: string[] = [];
+  const waiters: ((line: string) => void)[] = [];
+  let buffered = "";
+  child.stdout!.on("data", (chunk) => {
+    buffered += String(chunk);
+    let newline;
+    while ((newline = buffered.indexOf("\n")) >= 0) {
+      const line = buffered.slice(0, newline);
+      buffered = buffered.slice(newline + 1);
+      const waiter = waiters.shift();
+      if (waiter !== undefined) waiter(line);
+      else lines.push(line);
+    }
+  });
+  const nextLine = (): Promise<string> => {
+    const line = lines.shift();
+    if (line !== undefined) return Promise.resolve(line);
+    return new Promise((resolve) => waiters.push(resolve));
+  };
+  const settle = async (): Promise<Sample> => {
+    await sleep(1000);
+    child.stdin!.write("gc\n");
+    await nextLine();
+    await sleep(500);
+    child.stdin!.write("gc\n");
+    const heap = JSON.parse(await nextLine()) as {
+      heapUsed: number;
+      external: number;
+    };
+    await sleep(500);
+    return {
+      rss: rssKiB(child.pid!),
+      heapUsed: heap.heapUsed / 1024,
+      external: heap.external / 1024,
+    };
+  };
+  try {
+    const port = Number((await nextLine()).replace("port ", ""));
+    // Warm up (JIT, first-use allocations), then take the baseline.
+    const warm = await openClients(port, 200);
+    await sleep(200);
+    for (const socket of warm) socket.destroy();
+    const baseline = await settle();
+    const sockets = await openClients(port, count);
+    const loaded = await settle();
+    for (const socket of sockets) socket.destroy();
+    return { runtime, variant, count, baseline, loaded };
+  } finally {
+    if (child.exitCode === null && child.pid !== undefined) {
+      const exited = new Promise((resolve) => child.on("exit", resolve));
+      process.kill(child.pid, "SIGTERM");
+      await Promise.race([exited, sleep(3000)]);
+    }
+  }
+}
+
+async function runDriver(): Promise<void> {
+  const count = Number(arg("count", "4000"));
+  const limit = openFileLimit();
+  if (limit < count + 200) {
+    console.error(
+      `ulimit -n is ${limit}: raise it (ulimit -n ${
+        count + 1000
+      }) for ${count} connections`,
+    );
+    process.exit(1);
+  }
+  const runs: [string, string][] = process.argv.includes("--all")
+    ? [
+      ...DENO_VARIANTS.map((variant): [string, string] => ["deno", variant]),
+      ...BUN_VARIANTS.map((variant): [string, string] => ["bun", variant]),
+    ]
+    : [[arg("runtime", "deno"), arg("variant", "wstream")]];
+  console.log(
+    "| runtime | variant | connections | baseline RSS (MiB) | loaded RSS (MiB) " +
+      "| **RSS KiB/conn** | JS heap KiB/conn | external KiB/conn |",
+  );
+  console.log("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+  for (const [runtime, variant] of runs) {
+    const { baseline, loaded } = await measure(runtime, variant, count);
+    const per = (key: keyof Sample): string =>
+      ((loaded[key] - baseline[key]) / count).toFixed(1);
+    console.log(
+      `| ${runtime} | ${variant} | ${count} | ${
+        (baseline.rss / 1024).toFixed(1)
+      } ` +
+        `| ${(loaded.rss / 1024).toFixed(1)} | **${per("rss")}** ` +
+        `| ${per("heapUsed")} | ${per("external")} |`,
+    );
+  }
+}
+
+if (arg("role", "driver") === "server") {
+  await runServer(arg("variant", "wstream"));
+} else {
+  await runDriver();
+}

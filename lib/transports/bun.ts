@@ -1,0 +1,376 @@
+/**
+ * The Bun TCP transport: `Bun.listen` / `Bun.connect` sockets as
+ * {@linkcode TcpConnection}s (byte stream pairs).
+ *
+ * Bun pushes received data to a `data` callback; this transport turns the
+ * push into a pull-based `ReadableStream` with real backpressure: chunks
+ * are queued (a fresh `Uint8Array` each, as Bun hands out) and once the
+ * queue holds `highWaterMark` bytes the socket is paused
+ * (`socket.pause()`, which stops reading from the kernel so the peer's TCP
+ * window closes) until the consumer pulls again (`socket.resume()`). At most
+ * one kernel read (Bun reads up to 512 KiB at a time) lands past the mark.
+ * Writes that Bun accepts only partly (its `write()` returns fewer bytes than
+ * given when the kernel buffer is full) wait for the `drain` callback and
+ * retry with the rest. An idle connection pins no read buffer (Bun reads
+ * only when data arrives): ~4 KiB per idle connection, see
+ * `bench/idle_memory.md`.
+ *
+ * @module
+ */
+
+import { getBun } from "./_runtime_types.ts";
+import type { BunSocket, BunSocketHandler } from "./_runtime_types.ts";
+import {
+  LINGER_BYTES,
+  LINGER_TIME,
+  socketClosedError,
+} from "./_stream_socket.ts";
+import type {
+  TcpConnection,
+  TcpConnectOptions,
+  TcpListener,
+  TcpListenOptions,
+} from "./tcp.ts";
+
+export type {
+  NetAddr,
+  TcpConnection,
+  TcpConnectOptions,
+  TcpListener,
+  TcpListenOptions,
+} from "./tcp.ts";
+
+/** Receive-side buffering of the Bun transport. */
+export interface BunReadOptions {
+  /**
+   * Bytes queued in the readable before the socket is paused.
+   *
+   * @default {65536}
+   */
+  highWaterMark?: number;
+}
+
+const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
+
+/** Per-socket state, kept in Bun's `socket.data`. */
+class BunSocketState {
+  readonly connection: TcpConnection;
+  #socket: BunSocket<BunSocketState>;
+  #controller!: ReadableStreamDefaultController<Uint8Array>;
+  #paused = false;
+  #closed = false;
+  #halfClosed = false;
+  #eof = false;
+  #readableDone = false;
+  #lingered = 0;
+  #lingerTimer: ReturnType<typeof setTimeout> | undefined;
+  #lingering: PromiseWithResolvers<void> | null = null;
+  #drain: PromiseWithResolvers<void> | null = null;
+
+  constructor(socket: BunSocket<BunSocketState>, options: BunReadOptions) {
+    this.#socket = socket;
+    const highWaterMark = checkHighWaterMark(options);
+    try {
+      socket.setNoDelay(true);
+    } catch {
+      // Not fatal: Nagle only delays small writes.
+    }
+    const readable = new ReadableStream<Uint8Array>({
+      start: (controller): void => {
+        this.#controller = controller;
+      },
+      pull: (): void => {
+        if (this.#paused && !this.#closed) {
+          this.#paused = false;
+          this.#socket.resume();
+        }
+      },
+      cancel: (): Promise<void> | void => {
+        this.#readableDone = true;
+        if (this.#halfClosed && !this.#closed) return this.#linger();
+        this.close();
+      },
+    }, {
+      highWaterMark,
+      size: (chunk): number => chunk.byteLength,
+    });
+    const writable = new WritableStream<Uint8Array>({
+      write: (chunk): Promise<void> => this.#write(chunk),
+      close: (): void => this.#closeWrite(),
+      abort: (): void => this.close(),
+    });
+    this.connection = {
+      readable,
+      writable,
+      localAddr: {
+        hostname: socket.localAddress ?? "",
+        port: socket.localPort,
+      },
+      remoteAddr: {
+        hostname: socket.remoteAddress,
+        port: socket.remotePort ?? 0,
+      },
+      close: (): void => this.close(),
+    };
+  }
+
+  /** Bun's `data` callback. */
+  onData(chunk: Uint8Array): void {
+    if (this.#readableDone) {
+      // Lingering: discard, within bounds.
+      this.#lingered += chunk.byteLength;
+      if (this.#lingered > LINGER_BYTES) this.close();
+      return;
+    }
+    // Bun gives a fresh Buffer per callback; expose it as a plain Uint8Array
+    // (Buffer#slice would alias where Uint8Array#slice copies).
+    this.#controller.enqueue(
+      new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength),
+    );
+    if ((this.#controller.desiredSize ?? 0) <= 0 && !this.#paused) {
+      this.#paused = true;
+      this.#socket.pause();
+    }
+  }
+
+  /** Bun's `drain` callback: the kernel took bytes, write more. */
+  onDrain(): void {
+    const drain = this.#drain;
+    this.#drain = null;
+    drain?.resolve();
+  }
+
+  /** Bun's `end` callback: the peer sent FIN. */
+  onEnd(): void {
+    this.#eof = true;
+    this.#endReadable(undefined);
+    if (this.#halfClosed) this.close();
+  }
+
+  /** Bun's `close` callback, also after our own `end()`. */
+  onClose(error?: Error): void {
+    this.#closed = true;
+    this.#finish(error);
+  }
+
+  /** Bun's `error` callback. */
+  onError(error: Error): void {
+    this.#endReadable(error);
+  }
+
+  /** Closes the socket now. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#finish(undefined);
+    try {
+      this.#socket.end();
+    } catch {
+      // Already closed by Bun.
+    }
+  }
+
+  #finish(error: Error | undefined): void {
+    clearTimeout(this.#lingerTimer);
+    this.#endReadable(error);
+    const drain = this.#drain;
+    this.#drain = null;
+    drain?.reject(error ?? socketClosedError());
+    this.#lingering?.resolve();
+  }
+
+  /** Closing `writable`: send FIN, keep reading (lingering close). */
+  #closeWrite(): void {
+    if (this.#closed || this.#halfClosed) return;
+    this.#halfClosed = true;
+    if (this.#eof) return this.close();
+    this.#lingerTimer = setTimeout(() => this.close(), LINGER_TIME);
+    try {
+      this.#socket.shutdown();
+    } catch {
+      this.close();
+    }
+  }
+
+  /** Cancelling `readable` after closing `writable`: wait for the peer. */
+  #linger(): Promise<void> {
+    this.#lingering ??= Promise.withResolvers<void>();
+    if (this.#paused) {
+      this.#paused = false;
+      this.#socket.resume();
+    }
+    return this.#lingering.promise;
+  }
+
+  #endReadable(error: Error | undefined): void {
+    if (this.#readableDone) return;
+    this.#readableDone = true;
+    try {
+      if (error === undefined) this.#controller.close();
+      else this.#controller.error(error);
+    } catch {
+      // Cancelled meanwhile.
+    }
+  }
+
+  async #write(chunk: Uint8Array): Promise<void> {
+    let offset = 0;
+    while (true) {
+      if (this.#closed || this.#halfClosed) throw socketClosedError();
+      const written = this.#socket.write(
+        chunk,
+        offset,
+        chunk.byteLength - offset,
+      );
+      if (written < 0) {
+        this.close();
+        throw socketClosedError();
+      }
+      offset += written;
+      if (offset >= chunk.byteLength) return;
+      this.#drain = Promise.withResolvers<void>();
+      await this.#drain.promise;
+    }
+  }
+}
+
+function checkHighWaterMark(options: BunReadOptions): number {
+  const highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
+  if (!Number.isSafeInteger(highWaterMark) || highWaterMark < 1) {
+    throw new RangeError(
+      `Invalid highWaterMark ${highWaterMark}: pass a positive integer`,
+    );
+  }
+  return highWaterMark;
+}
+
+function socketHandler(
+  options: BunReadOptions,
+  onOpen: (state: BunSocketState) => void,
+): BunSocketHandler<BunSocketState> {
+  return {
+    open(socket): void {
+      const state = new BunSocketState(socket, options);
+      socket.data = state;
+      onOpen(state);
+    },
+    data(socket, chunk): void {
+      socket.data.onData(chunk);
+    },
+    drain(socket): void {
+      socket.data?.onDrain();
+    },
+    end(socket): void {
+      socket.data?.onEnd();
+    },
+    close(socket, error): void {
+      socket.data?.onClose(error);
+    },
+    error(socket, error): void {
+      socket.data?.onError(error);
+    },
+  };
+}
+
+/**
+ * Listens for TCP connections with `Bun.listen` and hands each one, as a
+ * {@linkcode TcpConnection}, to `onConnection`.
+ *
+ * @param options Where to listen.
+ * @param onConnection Called once per accepted connection; it owns the
+ * connection and must close it.
+ * @param readOptions Receive-side buffering of the accepted connections.
+ * @returns The listener; its `addr.port` is the actual port.
+ * @throws {TypeError} If not running on Bun.
+ * @throws {RangeError} If `highWaterMark` is not a positive integer.
+ * @throws {Error} The error of `Bun.listen`, such as `EADDRINUSE`.
+ *
+ * @example Accept connections on an ephemeral port
+ * ```ts ignore
+ * import { listenBun } from "@wstream/wstream";
+ *
+ * const listener = listenBun({ port: 0 }, (connection) => connection.close());
+ * console.log(`listening on ${listener.addr.port}`);
+ * listener.close();
+ * await listener.closed;
+ * ```
+ */
+export function listenBun(
+  options: TcpListenOptions,
+  onConnection: (connection: TcpConnection) => void,
+  readOptions: BunReadOptions = {},
+): TcpListener {
+  const bun = getBun();
+  if (bun === undefined) {
+    throw new TypeError("listenBun() needs the Bun runtime");
+  }
+  checkHighWaterMark(readOptions);
+  const server = bun.listen<BunSocketState>({
+    hostname: options.hostname ?? "127.0.0.1",
+    port: options.port ?? 0,
+    socket: socketHandler(readOptions, (state) => {
+      onConnection(state.connection);
+    }),
+  });
+  const closed = Promise.withResolvers<void>();
+  let stopped = false;
+  return {
+    addr: { hostname: server.hostname, port: server.port },
+    closed: closed.promise,
+    close(): void {
+      if (stopped) return;
+      stopped = true;
+      server.stop(false);
+      closed.resolve();
+    },
+  };
+}
+
+/**
+ * Opens a TCP connection with `Bun.connect`.
+ *
+ * @param options Where to connect.
+ * @param readOptions Receive-side buffering.
+ * @returns The connection as a pair of byte streams.
+ * @throws {TypeError} If not running on Bun.
+ * @throws {RangeError} If `highWaterMark` is not a positive integer.
+ * @throws {Error} The connection error, such as `ECONNREFUSED`.
+ *
+ * @example Connect to a local listener and send bytes
+ * ```ts ignore
+ * import { connectBun, listenBun } from "@wstream/wstream";
+ * import assert from "node:assert/strict";
+ *
+ * const received = Promise.withResolvers<Uint8Array>();
+ * const listener = listenBun({ port: 0 }, async (connection) => {
+ *   const { value } = await connection.readable.getReader().read();
+ *   received.resolve(value ?? new Uint8Array());
+ *   connection.close();
+ * });
+ * const client = await connectBun({ port: listener.addr.port });
+ * await client.writable.getWriter().write(new Uint8Array([1, 2, 3]));
+ * assert.deepEqual(await received.promise, new Uint8Array([1, 2, 3]));
+ * client.close();
+ * listener.close();
+ * ```
+ */
+export async function connectBun(
+  options: TcpConnectOptions,
+  readOptions: BunReadOptions = {},
+): Promise<TcpConnection> {
+  const bun = getBun();
+  if (bun === undefined) {
+    throw new TypeError("connectBun() needs the Bun runtime");
+  }
+  checkHighWaterMark(readOptions);
+  let state: BunSocketState | undefined;
+  const socket = await bun.connect<BunSocketState>({
+    hostname: options.hostname ?? "127.0.0.1",
+    port: options.port,
+    socket: socketHandler(readOptions, (opened) => {
+      state = opened;
+    }),
+  });
+  // `open` runs before `Bun.connect` resolves.
+  return (state ?? socket.data).connection;
+}
