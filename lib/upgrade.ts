@@ -39,7 +39,7 @@ export interface UpgradeResult {
    * The WebSocket connection, open once the handler returned `response`;
    * `null` when the upgrade was refused.
    */
-  socket: WebSocketConnection | null;
+  socket: WebSocketStreamLike | null;
 }
 
 /**

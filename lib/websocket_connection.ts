@@ -33,6 +33,50 @@ export interface ByteStreamPair {
 /** A received message: text as a `string`, binary as bytes of its own buffer. */
 export type WebSocketMessage = string | Uint8Array<ArrayBuffer>;
 
+/**
+ * A transport that resolves after an opening handshake, with what the
+ * handshake decided; its fields override the connection's options.
+ */
+export interface NegotiatedTransport extends ByteStreamPair {
+  /** The negotiated subprotocol. */
+  protocol?: string;
+  /** The negotiated `Sec-WebSocket-Extensions` answer. */
+  extensions?: string;
+  /** Bytes read past the HTTP head, processed first. */
+  head?: Uint8Array;
+}
+
+/**
+ * The WHATWG `WebSocketStream` shape every wstream socket has, whichever
+ * path it took: wstream's own codec ({@linkcode WebSocketConnection}) or a
+ * runtime's native WebSocket underneath `Deno.serve` / `Bun.serve`.
+ *
+ * @example Echo on any socket
+ * ```ts
+ * import type { WebSocketStreamLike } from "@wstream/wstream";
+ *
+ * async function echo(socket: WebSocketStreamLike): Promise<void> {
+ *   const { readable, writable } = await socket.opened;
+ *   const writer = writable.getWriter();
+ *   for await (const message of readable) await writer.write(message);
+ * }
+ * ```
+ */
+export interface WebSocketStreamLike {
+  /** The URL of the connection. */
+  readonly url: string;
+  /** Resolves once the connection is usable. */
+  readonly opened: Promise<WebSocketOpenInfo>;
+  /** Resolves once the connection is closed, with the code and reason. */
+  readonly closed: Promise<WebSocketCloseInfo>;
+  /**
+   * Starts the closing handshake after what was already written.
+   *
+   * @param closeInfo The close code and reason.
+   */
+  close(closeInfo?: { closeCode?: number; reason?: string }): void;
+}
+
 /** What {@linkcode WebSocketConnection.opened} resolves with. */
 export interface WebSocketOpenInfo {
   /** Received messages: a `string` per text message, a `Uint8Array` per binary one. */
@@ -98,6 +142,26 @@ export interface WebSocketConnectionOptions {
    * @default {1048576} (1 MiB)
    */
   writableHighWaterMark?: number;
+  /**
+   * Send a ping every this many milliseconds while the connection is open;
+   * 0 disables keepalive. A peer that sends nothing at all (no pong, no
+   * data) for `pongTimeout` after a ping is considered dead: it is sent a
+   * 1011 close frame on a best-effort basis, the transport is closed, and
+   * `closed` reports 1006.
+   * @default {0}
+   */
+  pingInterval?: number;
+  /**
+   * How long after a keepalive ping the peer must have sent something.
+   * @default {pingInterval}
+   */
+  pongTimeout?: number;
+  /**
+   * Close the connection with 1001 ("Idle timeout") after this many
+   * milliseconds without receiving anything; 0 disables it.
+   * @default {0}
+   */
+  idleTimeout?: number;
 }
 
 const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
@@ -130,7 +194,7 @@ const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
  * console.log(await socket.closed);
  * ```
  */
-export class WebSocketConnection {
+export class WebSocketConnection implements WebSocketStreamLike {
   /** The URL of the connection. */
   readonly url: string;
   /** Resolves once the connection is usable. */
@@ -163,6 +227,10 @@ export class WebSocketConnection {
   #writesAccepted = 0;
   #writesProcessed = 0;
   #settled = false;
+  #lastReceived = 0;
+  #pingSentAt = -1;
+  #keepaliveTimer: ReturnType<typeof setInterval> | undefined;
+  #peerDead = false;
 
   /**
    * Starts a connection over `transport`, which may still be on its way (a
@@ -174,10 +242,23 @@ export class WebSocketConnection {
    * @throws {RangeError} If a limit is invalid.
    */
   constructor(
-    transport: ByteStreamPair | Promise<ByteStreamPair>,
+    transport:
+      | ByteStreamPair
+      | NegotiatedTransport
+      | Promise<ByteStreamPair | NegotiatedTransport>,
     options: WebSocketConnectionOptions,
   ) {
-    this.#options = options;
+    this.#options = { ...options };
+    for (
+      const name of ["pingInterval", "pongTimeout", "idleTimeout"] as const
+    ) {
+      const value = options[name];
+      if (value !== undefined && !(Number.isFinite(value) && value >= 0)) {
+        throw new RangeError(
+          `Cannot use ${name} ${value}: use a non-negative number of milliseconds`,
+        );
+      }
+    }
     this.url = options.url ?? "";
     const protocolOptions: ConstructorParameters<typeof Protocol>[0] = {
       role: options.role,
@@ -226,7 +307,12 @@ export class WebSocketConnection {
     this.#maybeSendClose();
   }
 
-  #start(pair: ByteStreamPair): void {
+  #start(pair: NegotiatedTransport): void {
+    if (pair.protocol !== undefined) this.#options.protocol = pair.protocol;
+    if (pair.extensions !== undefined) {
+      this.#options.extensions = pair.extensions;
+    }
+    if (pair.head !== undefined) this.#options.head = pair.head;
     this.#reader = pair.readable.getReader();
     this.#writer = pair.writable.getWriter();
     const readableHighWaterMark = this.#options.readableHighWaterMark ??
@@ -266,6 +352,7 @@ export class WebSocketConnection {
       protocol: this.#options.protocol ?? "",
       extensions: this.#options.extensions ?? "",
     });
+    this.#startKeepalive();
     this.#readLoop().catch((error) => {
       // Only a bug can get here: report it, and never leave the connection
       // hanging or take the whole server down with it.
@@ -306,6 +393,7 @@ export class WebSocketConnection {
           continue;
         }
         const result = await reader.read();
+        this.#lastReceived = Date.now();
         if (result.done) {
           protocol.receiveEof();
         } else {
@@ -379,7 +467,7 @@ export class WebSocketConnection {
   #endMessages(): void {
     if (this.#messagesDone) return;
     this.#messagesDone = true;
-    const info = this.#protocol.closeInfo;
+    const info = this.#reportedCloseInfo();
     if (this.#protocol.closeReceived !== null && !this.#protocol.error) {
       this.#messages!.close();
     } else {
@@ -527,14 +615,70 @@ export class WebSocketConnection {
     // the readable closes the socket (the ByteStreamPair contract).
     if (!drained) writer.abort().catch(() => {});
     await this.#reader!.cancel().catch(() => {});
-    this.#settle(this.#protocol.closeInfo);
+    this.#settle(this.#reportedCloseInfo());
   }
 
   #settle(info: WebSocketCloseInfo): void {
     if (this.#settled) return;
     this.#settled = true;
     clearTimeout(this.#closeTimer);
-    this.#resolveClosed(info);
+    clearInterval(this.#keepaliveTimer);
+    this.#resolveClosed(this.#peerDead ? this.#reportedCloseInfo() : info);
+  }
+
+  /** The close code and reason the application is told about. */
+  #reportedCloseInfo(): WebSocketCloseInfo {
+    return this.#peerDead
+      ? { closeCode: CloseCode.AbnormalClosure, reason: "" }
+      : this.#protocol.closeInfo;
+  }
+
+  /** Starts the one timer behind keepalive pings and the idle timeout. */
+  #startKeepalive(): void {
+    const pingInterval = this.#options.pingInterval ?? 0;
+    const idleTimeout = this.#options.idleTimeout ?? 0;
+    const pongTimeout = this.#options.pongTimeout ?? pingInterval;
+    if (pingInterval === 0 && idleTimeout === 0) return;
+    const periods = [pingInterval, idleTimeout, pongTimeout].filter((ms) =>
+      ms > 0
+    );
+    const tick = Math.max(1, Math.min(...periods) / 2);
+    this.#lastReceived = Date.now();
+    let lastPing = Date.now();
+    this.#keepaliveTimer = setInterval(() => {
+      const protocol = this.#protocol;
+      if (protocol.state !== "OPEN" || this.#closeRequest !== null) {
+        clearInterval(this.#keepaliveTimer);
+        return;
+      }
+      const now = Date.now();
+      if (idleTimeout > 0 && now - this.#lastReceived >= idleTimeout) {
+        clearInterval(this.#keepaliveTimer);
+        this.close({ closeCode: CloseCode.GoingAway, reason: "Idle timeout" });
+        return;
+      }
+      if (pingInterval === 0) return;
+      if (
+        this.#pingSentAt >= 0 && this.#lastReceived < this.#pingSentAt &&
+        now - this.#pingSentAt >= pongTimeout
+      ) {
+        // The peer is gone or stuck: tell it if it still listens, then drop it.
+        clearInterval(this.#keepaliveTimer);
+        this.#peerDead = true;
+        protocol.fail(CloseCode.InternalError, "Keepalive timeout");
+        this.#flush();
+        this.#abandonTransport();
+        return;
+      }
+      if (now - lastPing >= pingInterval) {
+        lastPing = now;
+        if (this.#pingSentAt < 0 || this.#lastReceived >= this.#pingSentAt) {
+          this.#pingSentAt = now;
+        }
+        protocol.sendPing();
+        this.#flush();
+      }
+    }, tick);
   }
 }
 

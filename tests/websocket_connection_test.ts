@@ -343,4 +343,87 @@ describe("WebSocketConnection", () => {
     assert.equal((frames[0]!.payload[0]! << 8) | frames[0]!.payload[1]!, 1009);
     assert.equal((await server.closed).closeCode, 1009);
   });
+
+  test("WebSocketConnection keepalive drops a peer that never answers pings and reports 1006", async () => {
+    const [a, b] = transportPair();
+    const server = new WebSocketConnection(a, {
+      role: "server",
+      pingInterval: 20,
+      pongTimeout: 40,
+    });
+    await server.opened;
+    const seen = readAll(b.readable, 1000);
+    const started = Date.now();
+    assert.deepEqual(await server.closed, { closeCode: 1006, reason: "" });
+    assert.ok(Date.now() - started < 500, "dead peer dropped promptly");
+    const frames = decodeFrames(await seen, "client");
+    assert.equal(frames[0]!.opcode, 9, "pinged first");
+    const close = frames.find((frame) => frame.opcode === 8);
+    assert.equal((close!.payload[0]! << 8) | close!.payload[1]!, 1011);
+  });
+
+  test("WebSocketConnection keepalive keeps a responsive peer connected", async () => {
+    const [a, b] = transportPair();
+    const server = new WebSocketConnection(a, {
+      role: "server",
+      pingInterval: 10,
+      pongTimeout: 30,
+    });
+    const client = new WebSocketConnection(b, { role: "client" });
+    await server.opened;
+    await client.opened;
+    await delay(200);
+    server.close({ closeCode: 1000, reason: "still alive" });
+    assert.deepEqual(await client.closed, {
+      closeCode: 1000,
+      reason: "still alive",
+    });
+  });
+
+  test("WebSocketConnection idleTimeout closes a silent connection with 1001", async () => {
+    const [a, b] = transportPair();
+    const server = new WebSocketConnection(a, {
+      role: "server",
+      idleTimeout: 50,
+    });
+    const client = new WebSocketConnection(b, { role: "client" });
+    await client.opened;
+    assert.deepEqual(await client.closed, {
+      closeCode: 1001,
+      reason: "Idle timeout",
+    });
+    assert.equal((await server.closed).closeCode, 1001);
+  });
+
+  test("WebSocketConnection takes the protocol, extensions and head a transport resolves with", async () => {
+    const [a, b] = transportPair();
+    const server = new WebSocketConnection(
+      Promise.resolve({
+        ...a,
+        protocol: "chat",
+        head: clientFrame(1, "early"),
+      }),
+      { role: "server" },
+    );
+    const { protocol, readable } = await server.opened;
+    assert.equal(protocol, "chat");
+    const reader = readable.getReader();
+    assert.equal((await reader.read()).value, "early");
+    await b.writable.getWriter().close();
+    await server.closed;
+  });
+
+  test("WebSocketConnection rejects negative or non-finite timer options with RangeError", () => {
+    const [a] = transportPair();
+    for (
+      const options of [{ pingInterval: -1 }, { idleTimeout: NaN }, {
+        pongTimeout: Infinity,
+      }]
+    ) {
+      assert.throws(
+        () => new WebSocketConnection(a, { role: "server", ...options }),
+        RangeError,
+      );
+    }
+  });
 });
