@@ -113,6 +113,7 @@ export class Protocol {
   #state: ProtocolState = "OPEN";
   #events: ProtocolEvent[] = [];
   #outgoing: Uint8Array[] = [];
+  #outgoingBytes = 0;
   #error: WebSocketProtocolError | null = null;
   #failed = false;
   #closeSent: { code: number; reason: string } | null = null;
@@ -387,6 +388,7 @@ export class Protocol {
     const outgoing = this.#outgoing;
     if (outgoing.length === 0) return null;
     this.#outgoing = [];
+    this.#outgoingBytes = 0;
     if (outgoing.length === 1) return outgoing[0]!;
     let length = 0;
     for (const bytes of outgoing) length += bytes.length;
@@ -397,6 +399,11 @@ export class Protocol {
       offset += bytes.length;
     }
     return joined;
+  }
+
+  /** The number of bytes waiting in {@linkcode Protocol.dataToSend}. */
+  get bufferedAmount(): number {
+    return this.#outgoingBytes;
   }
 
   /**
@@ -626,9 +633,7 @@ export class Protocol {
       data = encoded.data;
       rsv |= encoded.rsv;
     }
-    this.#outgoing.push(
-      this.#encoder.encode({ fin: true, rsv, opcode, payload: data }),
-    );
+    this.#push(this.#encoder.encode({ fin: true, rsv, opcode, payload: data }));
   }
 
   #sendControl(opcode: number, data: Uint8Array): void {
@@ -652,9 +657,12 @@ export class Protocol {
   }
 
   #enqueue(opcode: number, payload: Uint8Array): void {
-    this.#outgoing.push(
-      this.#encoder.encode({ fin: true, rsv: 0, opcode, payload }),
-    );
+    this.#push(this.#encoder.encode({ fin: true, rsv: 0, opcode, payload }));
+  }
+
+  #push(bytes: Uint8Array): void {
+    this.#outgoing.push(bytes);
+    this.#outgoingBytes += bytes.length;
   }
 }
 

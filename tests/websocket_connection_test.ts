@@ -261,6 +261,31 @@ describe("WebSocketConnection", () => {
     assert.equal((await server.closed).closeCode, 1006);
   });
 
+  test("WebSocketConnection holds back a write loop that never yields to the event loop", async () => {
+    const [a] = transportPair(); // nobody ever reads the other end
+    const server = new WebSocketConnection(a, {
+      role: "server",
+      writableHighWaterMark: 64 * 1024,
+      closeTimeout: 50,
+    });
+    const { writable } = await server.opened;
+    const writer = writable.getWriter();
+    let accepted = 0;
+    (async () => {
+      for (let i = 0; i < 1000; i++) {
+        await writer.write(new Uint8Array(16 * 1024));
+        accepted++;
+      }
+    })().catch(() => {});
+    await delay(100);
+    assert.ok(
+      accepted < 20,
+      `accepted ${accepted} x 16 KiB into a stuck transport`,
+    );
+    server.close();
+    assert.equal((await server.closed).closeCode, 1006);
+  });
+
   test("WebSocketConnection closes with 1006 when the peer never answers the close frame", async () => {
     const [a, b] = transportPair();
     const server = new WebSocketConnection(a, {
