@@ -365,6 +365,8 @@ export class WebSocketConnection implements WebSocketStreamLike {
       extensions: this.#options.extensions ?? "",
     });
     this.#startKeepalive();
+    // A close() requested before the transport arrived goes out now.
+    this.#maybeSendClose();
     this.#readLoop().catch((error) => {
       // Only a bug can get here: report it, and never leave the connection
       // hanging or take the whole server down with it.

@@ -344,6 +344,17 @@ describe("WebSocketConnection", () => {
     assert.deepEqual(await server.closed, { closeCode: 1005, reason: "" });
   });
 
+  test("WebSocketConnection sends a close requested before its transport arrived", async () => {
+    const [a, b] = transportPair();
+    const arrival = Promise.withResolvers<typeof a>();
+    const server = new WebSocketConnection(arrival.promise, { role: "server" });
+    server.close({ closeCode: 4003, reason: "early" });
+    arrival.resolve(a);
+    const client = new WebSocketConnection(b, { role: "client" });
+    assert.deepEqual(await client.closed, { closeCode: 4003, reason: "early" });
+    assert.equal((await server.closed).closeCode, 4003);
+  });
+
   test("WebSocketConnection rejects opened when its transport promise rejects", async () => {
     const socket = new WebSocketConnection(
       Promise.reject(new Error("handshake refused")),
