@@ -73,3 +73,58 @@ export function isValidCloseCode(code: number): boolean {
   return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
     (code >= 3000 && code <= 4999);
 }
+
+const EMPTY = new Uint8Array(0);
+const textEncoder = new TextEncoder();
+
+/**
+ * Encodes the body of a close frame we send (RFC 6455 §5.5.1): the code as
+ * two bytes followed by the reason in UTF-8, or nothing when there is no
+ * code. Every sending path (the {@linkcode Protocol}, `close()` on any
+ * socket) checks its arguments here.
+ *
+ * @param code The close code, or `undefined` for a body-less close frame.
+ * @param reason The reason, at most 123 bytes of UTF-8; requires a code.
+ * @returns The close frame's payload.
+ * @throws {RangeError} If the code cannot be sent (see
+ * {@linkcode isValidCloseCode}), a reason comes without a code, or the reason
+ * is longer than 123 bytes.
+ *
+ * @example
+ * ```ts
+ * import { encodeCloseBody } from "@wstream/wstream";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual([...encodeCloseBody(1000, "ok")], [0x03, 0xe8, 0x6f, 0x6b]);
+ * assert.throws(() => encodeCloseBody(1005), RangeError);
+ * ```
+ */
+export function encodeCloseBody(
+  code?: number,
+  reason = "",
+): Uint8Array {
+  if (code === undefined) {
+    if (reason !== "") {
+      throw new RangeError(
+        `Cannot send close reason "${reason}" without a close code`,
+      );
+    }
+    return EMPTY;
+  }
+  if (!Number.isInteger(code) || !isValidCloseCode(code)) {
+    throw new RangeError(
+      `Cannot send close code ${code}: use 1000-1003, 1007-1014 or 3000-4999`,
+    );
+  }
+  const reasonBytes = textEncoder.encode(reason);
+  if (reasonBytes.length > 123) {
+    throw new RangeError(
+      `Cannot send a close reason of ${reasonBytes.length} bytes: the limit is 123 bytes of UTF-8`,
+    );
+  }
+  const payload = new Uint8Array(2 + reasonBytes.length);
+  payload[0] = code >> 8;
+  payload[1] = code & 0xff;
+  payload.set(reasonBytes, 2);
+  return payload;
+}

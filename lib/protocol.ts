@@ -5,7 +5,7 @@
  */
 
 import { ByteAccumulator } from "./_byte_accumulator.ts";
-import { CloseCode, isValidCloseCode } from "./close_code.ts";
+import { CloseCode, encodeCloseBody, isValidCloseCode } from "./close_code.ts";
 import { WebSocketProtocolError } from "./errors.ts";
 import type { MessageExtension } from "./extension.ts";
 import { Opcode, type Role } from "./frame.ts";
@@ -339,7 +339,7 @@ export class Protocol {
    * {@linkcode isValidCloseCode}) or the reason is longer than 123 bytes.
    */
   sendClose(code?: number, reason = ""): void {
-    const payload = encodeClosePayload(code, reason);
+    const payload = encodeCloseBody(code, reason);
     this.#applyDeferred();
     if (this.#closeSent !== null || this.#state === "CLOSED") return;
     this.#closeSent = { code: code ?? CloseCode.NoStatusReceived, reason };
@@ -360,7 +360,7 @@ export class Protocol {
     if (this.#state === "CLOSED") return;
     if (this.#closeSent === null) {
       this.#closeSent = { code, reason };
-      this.#enqueue(Opcode.Close, encodeClosePayload(code, reason));
+      this.#enqueue(Opcode.Close, encodeCloseBody(code, reason));
     }
     this.#state = "CLOSED";
     this.#failed = true;
@@ -428,7 +428,7 @@ export class Protocol {
       this.#closeSent = { code: error.closeCode, reason: closeReasonOf(error) };
       this.#enqueue(
         Opcode.Close,
-        encodeClosePayload(error.closeCode, this.#closeSent.reason),
+        encodeCloseBody(error.closeCode, this.#closeSent.reason),
       );
     }
     this.#state = "CLOSED";
@@ -664,41 +664,6 @@ export class Protocol {
     this.#outgoing.push(bytes);
     this.#outgoingBytes += bytes.length;
   }
-}
-
-/**
- * Encodes a close frame's body, checking what may be sent.
- *
- * @throws {RangeError} For an unsendable code or a reason over 123 bytes.
- */
-function encodeClosePayload(
-  code: number | undefined,
-  reason: string,
-): Uint8Array {
-  if (code === undefined) {
-    if (reason !== "") {
-      throw new RangeError(
-        `Cannot send close reason "${reason}" without a close code`,
-      );
-    }
-    return EMPTY;
-  }
-  if (!Number.isInteger(code) || !isValidCloseCode(code)) {
-    throw new RangeError(
-      `Cannot send close code ${code}: use 1000-1003, 1007-1014 or 3000-4999`,
-    );
-  }
-  const reasonBytes = textEncoder.encode(reason);
-  if (reasonBytes.length > 123) {
-    throw new RangeError(
-      `Cannot send a close reason of ${reasonBytes.length} bytes: the limit is 123 bytes of UTF-8`,
-    );
-  }
-  const payload = new Uint8Array(2 + reasonBytes.length);
-  payload[0] = code >> 8;
-  payload[1] = code & 0xff;
-  payload.set(reasonBytes, 2);
-  return payload;
 }
 
 /** A close reason for a protocol error: its message, cut to fit 123 bytes. */

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { CloseCode } from "./close_code.ts";
+import { CloseCode, encodeCloseBody } from "./close_code.ts";
 import { WebSocketError } from "./errors.ts";
 import type { MessageExtension } from "./extension.ts";
 import type { Role } from "./frame.ts";
@@ -311,7 +311,7 @@ export class WebSocketConnection implements WebSocketStreamLike {
     const reason = closeInfo.reason ?? "";
     const code = closeInfo.closeCode ??
       (reason === "" ? undefined : CloseCode.NormalClosure);
-    validateCloseArguments(code, reason);
+    encodeCloseBody(code, reason); // Throws RangeError for what cannot be sent.
     if (this.#closeRequest !== null) return;
     this.#closeRequest = { code, reason, afterWrites: this.#writesAccepted };
     // The whole closing handshake, queued writes included, is bounded.
@@ -706,33 +706,5 @@ export class WebSocketConnection implements WebSocketStreamLike {
         this.#flush();
       }
     }, tick);
-  }
-}
-
-/**
- * Checks a close code and reason an application wants to send.
- *
- * @throws {RangeError} If the code cannot be sent or the reason is too long.
- */
-function validateCloseArguments(
-  code: number | undefined,
-  reason: string,
-): void {
-  if (
-    code !== undefined &&
-    !(Number.isInteger(code) &&
-      ((code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
-        (code >= 3000 && code <= 4999)))
-  ) {
-    throw new RangeError(
-      `Cannot close with code ${code}: use 1000, 3000-4999, or (servers) 1001-1003 and 1007-1014`,
-    );
-  }
-  if (new TextEncoder().encode(reason).length > 123) {
-    throw new RangeError(
-      `Cannot close with a reason of more than 123 bytes of UTF-8: "${
-        reason.slice(0, 32)
-      }..."`,
-    );
   }
 }
