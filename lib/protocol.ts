@@ -469,13 +469,13 @@ export class Protocol {
         this.#dataFrame(fin, payload);
         return;
       case Opcode.Ping:
-        this.#events.push({ type: "ping", data: payload.slice() });
+        this.#events.push({ type: "ping", data: new Uint8Array(payload) });
         if (this.#autoPong && this.#state === "OPEN") {
           this.#enqueue(Opcode.Pong, payload);
         }
         return;
       case Opcode.Pong:
-        this.#events.push({ type: "pong", data: payload.slice() });
+        this.#events.push({ type: "pong", data: new Uint8Array(payload) });
         return;
       case Opcode.Close:
         this.#closeFrame(payload);
@@ -564,11 +564,12 @@ export class Protocol {
       }
     }
     // Hand the application a buffer of its own, not a view into a chunk.
-    const own = data.byteOffset === 0 &&
+    // `new Uint8Array(data)` copies even a Node Buffer, whose slice() is a view.
+    const own = data.constructor === Uint8Array && data.byteOffset === 0 &&
         data.byteLength === data.buffer.byteLength &&
         data.buffer instanceof ArrayBuffer
       ? data as Uint8Array<ArrayBuffer>
-      : data.slice();
+      : new Uint8Array(data);
     this.#events.push({ type: "binary", data: own });
     this.#messagesThisChunk++;
   }

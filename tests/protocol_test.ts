@@ -345,4 +345,25 @@ describe("Protocol", () => {
       assert.equal(data.byteLength, data.buffer.byteLength);
     }
   });
+
+  test("Protocol delivers plain Uint8Arrays even when fed Buffer-like chunks whose slice() is a view", () => {
+    class ViewSlicing extends Uint8Array {
+      override slice(start?: number, end?: number): Uint8Array<ArrayBuffer> {
+        return this.subarray(start, end) as Uint8Array<ArrayBuffer>;
+      }
+    }
+    const wire = concat([
+      encodeClientFrame({ opcode: 2, payload: hex("01 02 03") }),
+      encodeClientFrame({ opcode: 9, payload: hex("04") }),
+    ]);
+    const chunk = new ViewSlicing(wire.length);
+    chunk.set(wire);
+    const { events } = run([chunk]);
+    for (const event of events) {
+      const data = event.data as Uint8Array;
+      assert.equal(data.constructor, Uint8Array);
+      assert.equal(data.byteLength, data.buffer.byteLength);
+    }
+    assert.deepEqual(events.map((event) => event.type), ["binary", "ping"]);
+  });
 });
