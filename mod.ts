@@ -30,6 +30,7 @@
  *
  * @module
  */
+export * from "./lib/client.ts";
 export * from "./lib/close_code.ts";
 export * from "./lib/errors.ts";
 export * from "./lib/extension.ts";
@@ -39,12 +40,17 @@ export * from "./lib/frame_parser.ts";
 export * from "./lib/frame_streams.ts";
 export * from "./lib/handshake.ts";
 export * from "./lib/http_head.ts";
+export * from "./lib/http_response_head.ts";
 export * from "./lib/mask.ts";
+export * from "./lib/native_bun.ts";
+export * from "./lib/node_http.ts";
 export * from "./lib/protocol.ts";
 export * from "./lib/serve.ts";
 export * from "./lib/transports/bun.ts";
 export * from "./lib/transports/deno.ts";
+export * from "./lib/transports/node.ts";
 export * from "./lib/transports/tcp.ts";
 export * from "./lib/upgrade.ts";
 export * from "./lib/utf8.ts";
 export * from "./lib/websocket_connection.ts";
+export * from "./lib/websocket_stream.ts";

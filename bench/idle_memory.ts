@@ -44,6 +44,7 @@
  * @module
  */
 
+import { nodeConnection } from "../lib/transports/node.ts";
 import net from "node:net";
 import process from "node:process";
 import { spawn } from "node:child_process";
@@ -155,68 +156,6 @@ function idleOnTransport(connection: TcpConnection): void {
   })().catch(() => connection.close());
 }
 
-/** A `node:net` socket as a byte stream pair: a prototype for measuring. */
-function nodeNetConnection(socket: net.Socket): TcpConnection {
-  let controller!: ReadableStreamDefaultController<Uint8Array>;
-  let paused = false;
-  let done = false;
-  const end = (error?: Error): void => {
-    if (done) return;
-    done = true;
-    try {
-      if (error === undefined) controller.close();
-      else controller.error(error);
-    } catch {
-      // Cancelled.
-    }
-  };
-  socket.on("data", (chunk: Uint8Array) => {
-    if (done) return;
-    controller.enqueue(
-      new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength),
-    );
-    if ((controller.desiredSize ?? 0) <= 0 && !paused) {
-      paused = true;
-      socket.pause();
-    }
-  });
-  socket.on("end", () => end());
-  socket.on("close", () => end());
-  socket.on("error", (error) => end(error));
-  return {
-    readable: new ReadableStream<Uint8Array>({
-      start: (c) => {
-        controller = c;
-      },
-      pull: () => {
-        if (paused) {
-          paused = false;
-          socket.resume();
-        }
-      },
-      cancel: () => {
-        done = true;
-        socket.destroy();
-      },
-    }, { highWaterMark: 64 * 1024, size: (chunk) => chunk.byteLength }),
-    writable: new WritableStream<Uint8Array>({
-      write: (chunk) =>
-        new Promise<void>((resolve, reject) =>
-          socket.write(chunk, (error) => error ? reject(error) : resolve())
-        ),
-      close: () => {
-        socket.end();
-      },
-      abort: () => {
-        socket.destroy();
-      },
-    }),
-    localAddr: { hostname: "", port: 0 },
-    remoteAddr: { hostname: "", port: 0 },
-    close: () => socket.destroy(),
-  };
-}
-
 /** The WebSocket stack over a transport, handshake done here. */
 function stackOnTransport(connection: TcpConnection): void {
   (async () => {
@@ -276,7 +215,7 @@ function startServer(variant: string): Promise<number> | number {
   if (variant === "node-net-transport" || variant === "stack-node-net") {
     return new Promise((resolve) => {
       const server = net.createServer((socket) => {
-        const connection = nodeNetConnection(socket);
+        const connection = nodeConnection(socket);
         if (variant === "stack-node-net") stackOnTransport(connection);
         else idleOnTransport(connection);
       });

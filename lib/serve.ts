@@ -1,23 +1,30 @@
 /**
- * A minimal HTTP/1.1 server over raw TCP (Deno or Bun) whose job is the
- * WebSocket opening handshake: it reads one request head per connection,
- * hands a `Request` to your handler, and either switches the socket to
- * WebSocket (when the handler returns the response of {@linkcode upgrade})
- * or writes the handler's response and closes.
+ * A minimal HTTP/1.1 server over raw TCP or TLS (Deno, Bun or Node) whose
+ * job is the WebSocket opening handshake: it reads one request head per
+ * connection, hands a `Request` to your handler, and either switches the
+ * socket to WebSocket (when the handler returns the response of
+ * {@linkcode upgrade}) or writes the handler's response and closes. It
+ * bounds what clients may cost (head size and time, connections, messages,
+ * dead peers) and shuts down gracefully.
  *
  * @module
  */
 
+import {
+  answer,
+  type ExchangeContext,
+  runExchange,
+  textResponse,
+} from "./_http_exchange.ts";
 import { HttpHeadError, HttpHeadReader } from "./http_head.ts";
 import type { HttpHead } from "./http_head.ts";
 import { getBun, getDeno } from "./transports/_runtime_types.ts";
-import {
-  type PendingUpgrade,
-  pendingUpgrades,
-} from "./transports/_stream_socket.ts";
+import type { ServerConnectionDefaults } from "./transports/_stream_socket.ts";
 import type { NetAddr, TcpConnection, TcpListener } from "./transports/tcp.ts";
 import { listenBun } from "./transports/bun.ts";
 import { listenDeno } from "./transports/deno.ts";
+import { listenNode } from "./transports/node.ts";
+import type { WebSocketStreamLike } from "./websocket_connection.ts";
 
 /** Options of {@linkcode serve}. */
 export interface ServeOptions {
@@ -34,6 +41,19 @@ export interface ServeOptions {
    * @default {"127.0.0.1"}
    */
   hostname?: string;
+  /**
+   * The server's certificate chain, PEM. With `key`, the server speaks TLS
+   * (`https:` / `wss:`); give both or neither.
+   *
+   * @default {undefined} plain TCP
+   */
+  cert?: string;
+  /**
+   * The private key of `cert`, PEM.
+   *
+   * @default {undefined} plain TCP
+   */
+  key?: string;
   /**
    * Shuts the server down when aborted, like {@linkcode Server.shutdown}.
    *
@@ -54,11 +74,62 @@ export interface ServeOptions {
   maxHeadSize?: number;
   /**
    * How long, in milliseconds, a client has from connecting to finish
-   * sending its request head; slower clients are disconnected.
+   * sending its request head (TLS handshake included); slower clients are
+   * disconnected.
    *
    * @default {10000}
    */
   handshakeTimeout?: number;
+  /**
+   * The most TCP connections served at once: WebSockets, requests in
+   * progress and clients still sending their head. A connection beyond it
+   * is answered `503 Service Unavailable` with the reason as plain text and
+   * closed. (On Node with TLS, connections count once their TLS handshake
+   * is done.)
+   *
+   * @default {10000}
+   */
+  maxConnections?: number;
+  /**
+   * The largest WebSocket message accepted, in bytes, for upgrades that do
+   * not set their own; larger ones fail the connection with 1009.
+   *
+   * @default {16777216} (16 MiB)
+   */
+  maxMessageSize?: number;
+  /**
+   * Close a WebSocket with 1001 ("Idle timeout") after this many
+   * milliseconds without receiving anything (pongs count), for upgrades
+   * that do not set their own; 0 disables it. With keepalive pings on, a
+   * live peer never idles out: its pongs count.
+   *
+   * @default {120000}
+   */
+  idleTimeout?: number;
+  /**
+   * Send a keepalive ping on every WebSocket every this many milliseconds,
+   * for upgrades that do not set their own; 0 disables keepalive. A peer
+   * that sends nothing for `pongTimeout` after a ping is dropped: its
+   * socket's `closed` reports 1006.
+   *
+   * @default {30000}
+   */
+  pingInterval?: number;
+  /**
+   * How long after a keepalive ping the peer must have sent something, in
+   * milliseconds, for upgrades that do not set their own.
+   *
+   * @default {pingInterval}
+   */
+  pongTimeout?: number;
+  /**
+   * On shutdown, how long in milliseconds WebSockets get to finish their
+   * closing handshake (and requests in progress to be answered) before the
+   * remaining TCP connections are closed.
+   *
+   * @default {5000}
+   */
+  shutdownTimeout?: number;
   /**
    * Turns an error thrown by the handler (or by reading its response body)
    * into the response sent.
@@ -77,18 +148,30 @@ export type ServeHandler = (request: Request) => Response | Promise<Response>;
 
 /** A running server, as {@linkcode serve} returns it. */
 export interface Server {
-  /** The address the server listens on, with the actual port. */
+  /**
+   * The address the server listens on, with the actual port. On Node, which
+   * binds asynchronously, it is the requested address until `listening`
+   * resolves.
+   */
   readonly addr: NetAddr;
   /**
-   * Resolves once the server shut down and every HTTP exchange in progress
-   * ended; rejects if the listener failed.
+   * Resolves with the actual address once the server listens (at once on
+   * Deno and Bun); rejects if listening failed or the server was shut down
+   * first.
+   */
+  readonly listening: Promise<NetAddr>;
+  /**
+   * Resolves once the server shut down and every connection is closed;
+   * rejects if the listener failed.
    */
   readonly finished: Promise<void>;
   /**
-   * Stops accepting connections, disconnects clients still sending their
-   * request head, and waits for the handlers and responses in progress.
-   * WebSocket connections already upgraded are left open: they belong to
-   * the application, which closes them (for example with code 1001).
+   * Shuts down gracefully: stops accepting connections, disconnects clients
+   * still sending their request head, answers upgrades completing meanwhile
+   * with 503, closes every open WebSocket with 1001 ("Server shutting
+   * down") after the messages already written to it, and waits up to
+   * `shutdownTimeout` for those closing handshakes and for requests in
+   * progress; then closes the remaining TCP connections. Idempotent.
    *
    * @returns The `finished` promise.
    */
@@ -98,58 +181,21 @@ export interface Server {
 const DEFAULT_PORT = 8080;
 const DEFAULT_HOSTNAME = "127.0.0.1";
 const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
+const DEFAULT_MAX_CONNECTIONS = 10_000;
+const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
+const DEFAULT_IDLE_TIMEOUT = 120_000;
+const DEFAULT_PING_INTERVAL = 30_000;
+const DEFAULT_SHUTDOWN_TIMEOUT = 5000;
+/** The most 503 answers in progress; beyond, extra connections are closed. */
+const MAX_REFUSING = 1024;
+const MAX_TIMER = 2 ** 31 - 1;
 
-/** What a request maps to once its handler returned. */
-const SETTLED: PendingUpgrade = {
-  head: new Uint8Array(0),
-  transport: new Promise<never>(() => {}),
-  response: null,
-  settled: true,
-};
-
-const STATUS_TEXT: Record<number, string> = {
-  101: "Switching Protocols",
-  200: "OK",
-  201: "Created",
-  202: "Accepted",
-  204: "No Content",
-  301: "Moved Permanently",
-  302: "Found",
-  303: "See Other",
-  304: "Not Modified",
-  307: "Temporary Redirect",
-  308: "Permanent Redirect",
-  400: "Bad Request",
-  401: "Unauthorized",
-  403: "Forbidden",
-  404: "Not Found",
-  405: "Method Not Allowed",
-  408: "Request Timeout",
-  409: "Conflict",
-  410: "Gone",
-  413: "Content Too Large",
-  426: "Upgrade Required",
-  429: "Too Many Requests",
-  431: "Request Header Fields Too Large",
-  500: "Internal Server Error",
-  501: "Not Implemented",
-  502: "Bad Gateway",
-  503: "Service Unavailable",
-  505: "HTTP Version Not Supported",
-};
-
-/** Headers the server sets itself on plain responses. */
-const FRAMING_HEADERS = new Set([
-  "connection",
-  "content-length",
-  "keep-alive",
-  "transfer-encoding",
-  "upgrade",
-  "set-cookie", // written one per line from getSetCookie()
-]);
+/** The close code and reason sent to every WebSocket on shutdown. */
+const SHUTDOWN_CLOSE = { closeCode: 1001, reason: "Server shutting down" };
 
 /**
- * Starts a WebSocket-capable HTTP/1.1 server on Deno or Bun.
+ * Starts a WebSocket-capable HTTP/1.1 server on Deno (`Deno.listen` /
+ * `Deno.listenTls`), Bun (`Bun.listen`) or Node (`node:net` / `node:tls`).
  *
  * Each TCP connection carries one request: the server reads its head
  * (bounded by `maxHeadSize` and `handshakeTimeout`), calls `handler` with a
@@ -158,21 +204,25 @@ const FRAMING_HEADERS = new Set([
  *
  * - if the handler returned the 101 response that {@linkcode upgrade} made
  *   for this request, writes `HTTP/1.1 101 Switching Protocols` with its
- *   headers and hands the socket to the upgrade's WebSocket connection;
+ *   headers and hands the socket to the upgrade's WebSocket connection,
+ *   which gets the server's `maxMessageSize`, `idleTimeout`, `pingInterval`
+ *   and `pongTimeout` unless the upgrade set its own;
  * - otherwise writes the response with `Content-Length` (the body is read
  *   in full first) and `Connection: close`, and closes the socket.
  *
  * A malformed head gets 400 (431 when too large, 501 for an unsupported
  * method, 505 for a version other than HTTP/1.1) with the reason as a
- * plain-text body. A throwing handler gets a 500 (see `onError`).
+ * plain-text body; a connection beyond `maxConnections` gets 503. A
+ * throwing handler gets a 500 (see `onError`). With `cert` and `key` the
+ * server speaks TLS and request URLs are `https:`.
  *
- * @param options Port, interface, limits and shutdown signal.
+ * @param options Port, interface, TLS, limits, timeouts and shutdown signal.
  * @param handler Answers each request.
  * @returns The running server.
- * @throws {TypeError} If the runtime is neither Deno nor Bun.
- * @throws {RangeError} If `port`, `maxHeadSize` or `handshakeTimeout` is
- * out of range.
- * @throws {Error} The listen error, such as "address in use".
+ * @throws {TypeError} If only one of `cert` and `key` is given.
+ * @throws {RangeError} If a port, size, count or time is out of range.
+ * @throws {Error} The listen error, such as "address in use" (on Node it
+ * rejects `listening` and `finished` instead).
  *
  * @example Answer plain HTTP and WebSocket upgrades on an ephemeral port
  * ```ts
@@ -187,42 +237,144 @@ const FRAMING_HEADERS = new Set([
  *     .catch(() => {});
  *   return response;
  * });
- * const answer = await fetch(`http://127.0.0.1:${server.addr.port}/`);
+ * const { port } = await server.listening;
+ * const answer = await fetch(`http://127.0.0.1:${port}/`);
  * assert.equal(await answer.text(), "hello");
  * controller.abort();
+ * await server.finished;
+ * ```
+ *
+ * @example Serve WebSockets over TLS with production limits
+ * ```ts ignore
+ * import { serve, upgrade } from "@wstream/wstream";
+ *
+ * const server = serve({
+ *   port: 443,
+ *   hostname: "0.0.0.0",
+ *   cert: await Deno.readTextFile("cert.pem"),
+ *   key: await Deno.readTextFile("key.pem"),
+ *   maxConnections: 50_000,
+ *   maxMessageSize: 1 << 20,
+ *   pingInterval: 20_000,
+ * }, async (request) => (await upgrade(request)).response);
+ * Deno.addSignalListener("SIGTERM", () => server.shutdown());
  * await server.finished;
  * ```
  */
 export function serve(options: ServeOptions, handler: ServeHandler): Server {
   const port = options.port ?? DEFAULT_PORT;
   const hostname = options.hostname ?? DEFAULT_HOSTNAME;
-  const handshakeTimeout = options.handshakeTimeout ??
-    DEFAULT_HANDSHAKE_TIMEOUT;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new RangeError(`Invalid port ${port}: pass an integer 0-65535`);
   }
-  if (!(handshakeTimeout > 0) || handshakeTimeout > 2 ** 31 - 1) {
+  const handshakeTimeout = checkTime(
+    "handshakeTimeout",
+    options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT,
+    false,
+  );
+  const shutdownTimeout = checkTime(
+    "shutdownTimeout",
+    options.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT,
+    true,
+  );
+  const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  if (!Number.isSafeInteger(maxConnections) || maxConnections < 1) {
     throw new RangeError(
-      `Invalid handshakeTimeout ${handshakeTimeout}: pass milliseconds > 0`,
+      `Invalid maxConnections ${maxConnections}: pass a positive integer`,
     );
   }
+  const maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+  if (!Number.isSafeInteger(maxMessageSize) || maxMessageSize < 1) {
+    throw new RangeError(
+      `Invalid maxMessageSize ${maxMessageSize}: pass a positive integer`,
+    );
+  }
+  const pingInterval = checkTime(
+    "pingInterval",
+    options.pingInterval ?? DEFAULT_PING_INTERVAL,
+    true,
+  );
+  const defaults: ServerConnectionDefaults = {
+    maxMessageSize,
+    idleTimeout: checkTime(
+      "idleTimeout",
+      options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT,
+      true,
+    ),
+    pingInterval,
+    pongTimeout: checkTime(
+      "pongTimeout",
+      options.pongTimeout ?? pingInterval,
+      true,
+    ),
+  };
   const headOptions = { maxHeadSize: options.maxHeadSize ?? 16 * 1024 };
   new HttpHeadReader(headOptions); // Validates maxHeadSize.
+  const tls = options.cert !== undefined || options.key !== undefined;
 
+  /** Every counted connection, until it is closed. */
+  const connections = new Set<TcpConnection>();
+  /** Connections still sending their request head. */
   const inHead = new Set<TcpConnection>();
-  const exchanges = new Set<Promise<void>>();
+  /** Connections being refused with 503. */
+  const refusing = new Set<TcpConnection>();
+  /** Open WebSockets, to close with 1001 on shutdown. */
+  const sockets = new Set<WebSocketStreamLike>();
+  /** One per connection: settles once it is closed. */
+  const lifetimes = new Set<Promise<void>>();
   let shuttingDown = false;
-  let defaultHost = "";
+
+  const context: ExchangeContext = {
+    handler,
+    onError: options.onError,
+    defaults,
+    shuttingDown: () => shuttingDown,
+    opened: (socket) => {
+      sockets.add(socket);
+      socket.closed.finally(() => sockets.delete(socket)).catch(() => {});
+      if (shuttingDown) closeForShutdown(socket);
+    },
+  };
+
+  /** Counts a connection until it is closed; every path of `work` closes it. */
+  const track = (connection: TcpConnection, work: Promise<void>): void => {
+    work.catch(() => connection.close());
+    const lifetime = connection.closed.finally(() => {
+      lifetimes.delete(lifetime);
+      connections.delete(connection);
+      refusing.delete(connection);
+    });
+    lifetimes.add(lifetime);
+  };
 
   const onConnection = (connection: TcpConnection): void => {
     if (shuttingDown) {
       connection.close();
       return;
     }
-    const exchange = handleConnection(connection).catch(() => {
-      connection.close();
-    }).finally(() => exchanges.delete(exchange));
-    exchanges.add(exchange);
+    if (connections.size >= maxConnections) {
+      if (refusing.size >= MAX_REFUSING) {
+        connection.close();
+        return;
+      }
+      refusing.add(connection);
+      track(
+        connection,
+        answer(
+          connection,
+          textResponse(
+            503,
+            `Service unavailable: the server is at its limit of ${maxConnections} connections; retry later`,
+            { "retry-after": "1" },
+          ),
+          false,
+          context,
+        ),
+      );
+      return;
+    }
+    connections.add(connection);
+    track(connection, handleConnection(connection));
   };
 
   const handleConnection = async (connection: TcpConnection): Promise<void> => {
@@ -232,16 +384,16 @@ export function serve(options: ServeOptions, handler: ServeHandler): Server {
     try {
       head = await readHead(
         connection,
-        new HttpHeadReader({ ...headOptions, defaultHost }),
+        new HttpHeadReader({ ...headOptions, defaultHost: authority() }),
       );
     } catch (error) {
       if (error instanceof HttpHeadError) {
-        await writeResponse(
+        await answer(
           connection,
           textResponse(error.status, error.message),
           false,
-        ).catch(() => {});
-        await closeGracefully(connection);
+          context,
+        );
       } else {
         connection.close(); // A socket error, or the timeout closed it.
       }
@@ -250,94 +402,46 @@ export function serve(options: ServeOptions, handler: ServeHandler): Server {
       clearTimeout(timer);
       inHead.delete(connection);
     }
-    if (head === null) {
-      connection.close(); // EOF before a complete head.
+    if (head === null || shuttingDown) {
+      connection.close(); // EOF before a complete head, or shutting down.
       return;
     }
-
-    const { request, rest } = head;
-    const transport = Promise.withResolvers<TcpConnection>();
-    transport.promise.catch(() => {});
-    const pending: PendingUpgrade = {
-      head: rest,
-      transport: transport.promise,
-      response: null,
-      settled: false,
-    };
-    pendingUpgrades.set(request, pending);
-    let response: Response;
-    try {
-      response = await handler(request);
-      if (!(response instanceof Response)) {
-        throw new TypeError(
-          `The handler returned ${
-            Object.prototype.toString.call(response)
-          }: return a Response`,
-        );
-      }
-    } catch (error) {
-      response = await errorResponse(error, options.onError);
+    let request = head.request;
+    if (tls) {
+      request = new Request(request.url.replace(/^http:/, "https:"), {
+        method: request.method,
+        headers: request.headers,
+      });
     }
-    pending.settled = true;
-    // Keep answering late upgrade() calls clearly, without keeping the socket.
-    pendingUpgrades.set(request, SETTLED);
-
-    if (pending.response !== null && response === pending.response) {
-      try {
-        await writeResponse(connection, response, false);
-      } catch (error) {
-        transport.reject(error);
-        connection.close();
-        return;
-      }
-      transport.resolve(connection);
-      return;
-    }
-    if (pending.response !== null) {
-      transport.reject(
-        new TypeError(
-          "The handler did not return the response of upgrade(): the WebSocket was not opened",
-        ),
-      );
-    }
-    if (response.status < 200) {
-      response = await errorResponse(
-        new TypeError(
-          `The handler returned status ${response.status}: only the response of upgrade() may be 1xx`,
-        ),
-        options.onError,
-      );
-    }
-    try {
-      await writeResponse(connection, response, request.method === "HEAD");
-    } catch (error) {
-      // Reading the body failed before anything was written: answer 500.
-      if (!(error instanceof WriteError)) {
-        await writeResponse(
-          connection,
-          await errorResponse(error, options.onError),
-          request.method === "HEAD",
-        ).catch(() => {});
-      }
-    }
-    await closeGracefully(connection);
+    // An upgraded connection still counts (see `track`) until its WebSocket
+    // closed it; this frame (the request, its head) is not kept meanwhile.
+    await runExchange(connection, request, head.rest, context);
   };
 
   let listener: TcpListener;
-  const listenOptions = { hostname, port };
+  const listenOptions = {
+    hostname,
+    port,
+    ...(options.cert === undefined ? {} : { cert: options.cert }),
+    ...(options.key === undefined ? {} : { key: options.key }),
+  };
   if (getDeno() !== undefined) {
     listener = listenDeno(listenOptions, onConnection);
   } else if (getBun() !== undefined) {
     listener = listenBun(listenOptions, onConnection);
   } else {
-    throw new TypeError(
-      "serve() needs Deno or Bun: Node support comes later",
+    listener = listenNode(
+      { ...listenOptions, tlsHandshakeTimeout: handshakeTimeout },
+      onConnection,
     );
   }
-  const addr = listener.addr;
-  defaultHost = `${
-    addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname
-  }:${addr.port}`;
+  const authority = (): string => {
+    const addr = listener.addr;
+    const host = addr.hostname.includes(":")
+      ? `[${addr.hostname}]`
+      : addr.hostname;
+    return `${host}:${addr.port}`;
+  };
 
   const stopped = Promise.withResolvers<void>();
   const finished = (async (): Promise<void> => {
@@ -348,7 +452,16 @@ export function serve(options: ServeOptions, handler: ServeHandler): Server {
       options.signal?.removeEventListener("abort", shutdown);
       listener.close();
       for (const connection of inHead) connection.close();
-      while (exchanges.size > 0) await Promise.allSettled([...exchanges]);
+      for (const socket of sockets) closeForShutdown(socket);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const deadline = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, shutdownTimeout);
+      });
+      await Promise.race([settleAll(lifetimes), deadline]);
+      clearTimeout(timer);
+      for (const connection of connections) connection.close();
+      for (const connection of refusing) connection.close();
+      await settleAll(lifetimes);
     }
   })();
 
@@ -361,14 +474,47 @@ export function serve(options: ServeOptions, handler: ServeHandler): Server {
     shutdown();
   } else {
     options.signal?.addEventListener("abort", shutdown, { once: true });
-    if (options.onListen !== undefined) {
-      const onListen = options.onListen;
-      queueMicrotask(() => {
-        if (!shuttingDown) onListen({ ...addr });
-      });
+    const onListen = options.onListen;
+    if (onListen !== undefined) {
+      listener.listening.then((addr) => {
+        if (!shuttingDown) onListen(addr);
+      }, () => {});
     }
   }
-  return { addr, finished, shutdown };
+  return {
+    get addr(): NetAddr {
+      return listener.addr;
+    },
+    listening: listener.listening,
+    finished,
+    shutdown,
+  };
+}
+
+function closeForShutdown(socket: WebSocketStreamLike): void {
+  try {
+    socket.close(SHUTDOWN_CLOSE);
+  } catch {
+    // Closing already.
+  }
+}
+
+async function settleAll(promises: Set<Promise<void>>): Promise<void> {
+  while (promises.size > 0) await Promise.allSettled([...promises]);
+}
+
+function checkTime(name: string, value: number, zeroOk: boolean): number {
+  if (
+    !(typeof value === "number" && (zeroOk ? value >= 0 : value > 0)) ||
+    value > MAX_TIMER
+  ) {
+    throw new RangeError(
+      `Invalid ${name} ${value}: pass milliseconds ${
+        zeroOk ? ">= 0" : "> 0"
+      } (at most ${MAX_TIMER})`,
+    );
+  }
+  return value;
 }
 
 /** Reads until a complete head, or `null` at EOF. */
@@ -387,102 +533,4 @@ async function readHead(
   } finally {
     bytes.releaseLock();
   }
-}
-
-/** A failure writing to the socket, as opposed to reading the body. */
-class WriteError extends Error {}
-
-/** Writes a response head and, unless `headOnly`, its body. */
-async function writeResponse(
-  connection: TcpConnection,
-  response: Response,
-  headOnly: boolean,
-): Promise<void> {
-  const status = response.status;
-  const lines = [
-    `HTTP/1.1 ${status} ${response.statusText || STATUS_TEXT[status] || ""}`,
-  ];
-  let body: Uint8Array | null = null;
-  if (status === 101) {
-    for (const [name, value] of response.headers) {
-      if (name !== "set-cookie") lines.push(`${name}: ${value}`);
-    }
-  } else {
-    // Bodiless statuses (RFC 9110 §6.4.1) carry neither body nor length.
-    const bodiless = status === 204 || status === 304;
-    body = bodiless ? null : new Uint8Array(await response.arrayBuffer());
-    for (const [name, value] of response.headers) {
-      if (!FRAMING_HEADERS.has(name)) lines.push(`${name}: ${value}`);
-    }
-    if (body !== null) lines.push(`content-length: ${body.length}`);
-    lines.push("connection: close");
-  }
-  for (const cookie of response.headers.getSetCookie()) {
-    lines.push(`set-cookie: ${cookie}`);
-  }
-  const head = latin1(lines.join("\r\n") + "\r\n\r\n");
-  let bytes = head;
-  if (body !== null && body.length > 0 && !headOnly) {
-    bytes = new Uint8Array(head.length + body.length);
-    bytes.set(head);
-    bytes.set(body, head.length);
-  }
-  const writer = connection.writable.getWriter();
-  try {
-    await writer.write(bytes);
-  } catch (error) {
-    throw new WriteError("Writing the response failed", { cause: error });
-  } finally {
-    writer.releaseLock();
-  }
-}
-
-/**
- * Closes after the peer read our last bytes: the transport sends FIN, then
- * discards what the client still sends (an unread body) until it closes too,
- * for a bounded time (a lingering close, RFC 9112 §9.6), since closing a
- * socket with unread bytes sends a TCP reset that can destroy the response
- * before the client reads it.
- */
-async function closeGracefully(connection: TcpConnection): Promise<void> {
-  try {
-    await connection.writable.close();
-    await connection.readable.cancel();
-  } catch {
-    // Already closed or reset.
-  } finally {
-    connection.close();
-  }
-}
-
-function textResponse(status: number, reason: string): Response {
-  return new Response(reason, {
-    status,
-    headers: { "content-type": "text/plain; charset=utf-8" },
-  });
-}
-
-async function errorResponse(
-  error: unknown,
-  onError: ServeOptions["onError"],
-): Promise<Response> {
-  if (onError !== undefined) {
-    try {
-      const response = await onError(error);
-      if (response instanceof Response && response.status >= 200) {
-        return response;
-      }
-    } catch (nested) {
-      console.error(nested);
-    }
-  } else {
-    console.error(error);
-  }
-  return textResponse(500, "Internal Server Error");
-}
-
-function latin1(text: string): Uint8Array {
-  const bytes = new Uint8Array(text.length);
-  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
-  return bytes;
 }

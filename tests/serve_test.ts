@@ -3,183 +3,69 @@ import assert from "node:assert/strict";
 import { serve } from "../lib/serve.ts";
 import type { ServeHandler, ServeOptions, Server } from "../lib/serve.ts";
 import { upgrade } from "../lib/upgrade.ts";
-import { getBun, getDeno } from "../lib/transports/_runtime_types.ts";
-import { connectBun, listenBun } from "../lib/transports/bun.ts";
-import { connectDeno, listenDeno } from "../lib/transports/deno.ts";
-import type { TcpConnection, TcpListener } from "../lib/transports/deno.ts";
+import type { WebSocketStreamLike } from "../lib/websocket_connection.ts";
+import { generateSelfSignedCert } from "./_certs.ts";
+import {
+  closeFrameInfo,
+  delay,
+  dial,
+  exchange,
+  latin1,
+  MASKED_HELLO,
+  OPCODE_CLOSE,
+  OPCODE_PING,
+  OPCODE_PONG,
+  OPCODE_TEXT,
+  parseResponse,
+  type RawResponse,
+  RawWebSocket,
+  readAll,
+  readUntil,
+  text,
+  timeout,
+  UPGRADE_HEAD,
+} from "./_raw_client.ts";
 
-/** wstream's server runs on Deno and Bun only, for now. */
-const SKIP = getDeno() === undefined && getBun() === undefined
-  ? "serve() needs Deno or Bun"
-  : false;
-const TEST_TIMEOUT = 15_000;
+const TEST_TIMEOUT = 20_000;
 
-/** Starts a server on 127.0.0.1, port 0; always pair with `server.shutdown()`. */
-function start(handler: ServeHandler, options: ServeOptions = {}): Server {
-  return serve({ port: 0, hostname: "127.0.0.1", ...options }, handler);
+/**
+ * Starts a server on 127.0.0.1, port 0, once it listens (Node binds
+ * asynchronously); always pair with `server.shutdown()`.
+ */
+async function start(
+  handler: ServeHandler,
+  options: ServeOptions = {},
+): Promise<Server> {
+  const server = serve({ port: 0, hostname: "127.0.0.1", ...options }, handler);
+  await timeout(server.listening, 5000, "listening");
+  return server;
 }
 
-function connectTcp(port: number): Promise<TcpConnection> {
-  return getDeno() !== undefined
-    ? connectDeno({ hostname: "127.0.0.1", port })
-    : connectBun({ hostname: "127.0.0.1", port });
-}
-
-/** Listens with the current runtime's transport and yields the next accepted connection. */
-function listenTcp(): {
-  listener: TcpListener;
-  accepted: () => Promise<TcpConnection>;
-} {
-  const queue: TcpConnection[] = [];
-  const waiting: ((connection: TcpConnection) => void)[] = [];
-  const onConnection = (connection: TcpConnection): void => {
-    const waiter = waiting.shift();
-    if (waiter !== undefined) waiter(connection);
-    else queue.push(connection);
-  };
-  const listener = getDeno() !== undefined
-    ? listenDeno({ hostname: "127.0.0.1", port: 0 }, onConnection)
-    : listenBun({ hostname: "127.0.0.1", port: 0 }, onConnection);
-  return {
-    listener,
-    accepted: () => {
-      const connection = queue.shift();
-      if (connection !== undefined) return Promise.resolve(connection);
-      return timeout(
-        new Promise((resolve) => waiting.push(resolve)),
-        5000,
-        "accept",
-      );
-    },
-  };
-}
-
-function latin1(text: string): Uint8Array {
-  return Uint8Array.from(text, (c) => c.charCodeAt(0));
-}
-
-function fromLatin1(bytes: Uint8Array): string {
-  let text = "";
-  for (const byte of bytes) text += String.fromCharCode(byte);
-  return text;
-}
-
-function timeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`Timed out: ${what}`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
-/** Reads everything until the server closes; a reset counts as the end. */
-async function readAll(connection: TcpConnection): Promise<string> {
-  const reader = connection.readable.getReader();
-  let text = "";
-  try {
-    while (true) {
-      const { done, value } = await reader.read();
-      if (done) return text;
-      text += fromLatin1(value);
+/** A handler that upgrades and echoes; `sockets` collects the sockets. */
+function echoHandler(
+  sockets: WebSocketStreamLike[] = [],
+  options: Parameters<typeof upgrade>[1] = {},
+): ServeHandler {
+  return async (request) => {
+    if (request.headers.get("upgrade") === null) {
+      return new Response(`plain ${request.url}`);
     }
-  } catch {
-    return text;
-  } finally {
-    reader.releaseLock();
-  }
-}
-
-/** Reads until `done(text)` holds; the reader stays locked to the caller. */
-async function readUntil(
-  connection: TcpConnection,
-  done: (text: string) => boolean,
-): Promise<string> {
-  const reader = connection.readable.getReader();
-  let text = "";
-  try {
-    while (!done(text)) {
-      const result = await reader.read();
-      if (result.done) throw new Error(`EOF after ${JSON.stringify(text)}`);
-      text += fromLatin1(result.value);
+    const { response, socket } = await upgrade(request, options);
+    if (socket !== null) {
+      sockets.push(socket);
+      socket.opened.then(async ({ readable, writable }) => {
+        const writer = writable.getWriter();
+        for await (const message of readable) await writer.write(message);
+      }).catch(() => {});
     }
-    return text;
-  } finally {
-    reader.releaseLock();
-  }
-}
-
-interface RawResponse {
-  status: number;
-  headers: Headers;
-  body: string;
-  raw: string;
-}
-
-function parseResponse(raw: string): RawResponse {
-  const end = raw.indexOf("\r\n\r\n");
-  assert.ok(end > 0, `no response head in ${JSON.stringify(raw)}`);
-  const [statusLine = "", ...lines] = raw.slice(0, end).split("\r\n");
-  const match = /^HTTP\/1\.1 (\d{3}) /.exec(statusLine);
-  assert.ok(match, `bad status line ${JSON.stringify(statusLine)}`);
-  const headers = new Headers();
-  for (const line of lines) {
-    const colon = line.indexOf(":");
-    headers.append(line.slice(0, colon), line.slice(colon + 1).trim());
-  }
-  return {
-    status: Number(match[1]),
-    headers,
-    body: raw.slice(end + 4),
-    raw,
+    return response;
   };
 }
 
-/** Sends raw bytes (in the given pieces) and reads the response to the end. */
-async function exchange(
-  port: number,
-  ...pieces: (string | Uint8Array)[]
-): Promise<RawResponse> {
-  const connection = await connectTcp(port);
-  try {
-    const writer = connection.writable.getWriter();
-    for (const piece of pieces) {
-      await writer.write(typeof piece === "string" ? latin1(piece) : piece);
-    }
-    writer.releaseLock();
-    return parseResponse(
-      await timeout(readAll(connection), 5000, "the server's response"),
-    );
-  } finally {
-    connection.close();
-  }
-}
-
-const UPGRADE_HEAD = "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
-  "Upgrade: websocket\r\nConnection: Upgrade\r\n" +
-  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
-  "Sec-WebSocket-Version: 13\r\n\r\n";
-
-/** A masked client text frame (RFC 6455 §5.7: "Hello" with mask 37 fa 21 3d). */
-const MASKED_HELLO = new Uint8Array([
-  0x81,
-  0x85,
-  0x37,
-  0xfa,
-  0x21,
-  0x3d,
-  0x7f,
-  0x9f,
-  0x4d,
-  0x51,
-  0x58,
-]);
-
-describe("serve", { timeout: TEST_TIMEOUT, skip: SKIP }, () => {
+describe("serve", { timeout: TEST_TIMEOUT }, () => {
   it("answers a plain HTTP request with the handler's response", async () => {
     const seen: Request[] = [];
-    const server = start((request) => {
+    const server = await start((request) => {
       seen.push(request);
       const headers = new Headers({ "x-test": "yes" });
       headers.append("set-cookie", "a=1");
@@ -209,7 +95,7 @@ describe("serve", { timeout: TEST_TIMEOUT, skip: SKIP }, () => {
   });
 
   it("writes Content-Length and Connection: close, and no body for HEAD", async () => {
-    const server = start(() => new Response("four"));
+    const server = await start(() => new Response("four"));
     try {
       const get = await exchange(
         server.addr.port,
@@ -233,7 +119,7 @@ describe("serve", { timeout: TEST_TIMEOUT, skip: SKIP }, () => {
 
   it("answers a request with a body without reading it", async () => {
     let body: ReadableStream | null = new ReadableStream();
-    const server = start((request) => {
+    const server = await start((request) => {
       body = request.body;
       return new Response(`got ${request.method}`);
     });
@@ -276,7 +162,7 @@ describe("serve", { timeout: TEST_TIMEOUT, skip: SKIP }, () => {
   ) {
     it(`answers ${status} with the reason to ${name}, without calling the handler`, async () => {
       let called = false;
-      const server = start(() => {
+      const server = await start(() => {
         called = true;
         return new Response("no");
       });
@@ -296,7 +182,7 @@ describe("serve", { timeout: TEST_TIMEOUT, skip: SKIP }, () => {
   }
 
   it("answers 431 to a head over maxHeadSize", async () => {
-    const server = start(() => new Response("no"), { maxHeadSize: 1024 });
+    const server = await start(() => new Response("no"), { maxHeadSize: 1024 });
     try {
       const response = await exchange(
         server.addr.port,
@@ -311,11 +197,11 @@ describe("serve", { timeout: TEST_TIMEOUT, skip: SKIP }, () => {
 
   it("drops a client that does not finish its head within handshakeTimeout", async () => {
     let called = false;
-    const server = start(() => {
+    const server = await start(() => {
       called = true;
       return new Response("no");
     }, { handshakeTimeout: 200 });
-    const connection = await connectTcp(server.addr.port);
+    const connection = await dial(server.addr.port);
     try {
       const writer = connection.writable.getWriter();
       await writer.write(latin1("GET / HTTP/1.1\r\nHost: x\r\n"));
@@ -335,7 +221,9 @@ describe("serve", { timeout: TEST_TIMEOUT, skip: SKIP }, () => {
   });
 
   it("answers an invalid upgrade with the refusal of answerUpgrade", async () => {
-    const server = start(async (request) => (await upgrade(request)).response);
+    const server = await start(async (request) =>
+      (await upgrade(request)).response
+    );
     try {
       const version8 = await exchange(
         server.addr.port,
@@ -362,7 +250,7 @@ describe("serve", { timeout: TEST_TIMEOUT, skip: SKIP }, () => {
 
   it("answers 500 when the handler throws, or what onError returns", async () => {
     const errors: unknown[] = [];
-    const server = start(() => {
+    const server = await start(() => {
       throw new Error("boom");
     }, {
       onError(error) {
@@ -370,7 +258,7 @@ describe("serve", { timeout: TEST_TIMEOUT, skip: SKIP }, () => {
         return new Response("sorry", { status: 503 });
       },
     });
-    const quiet = start(() => Promise.reject(new Error("boom")), {
+    const quiet = await start(() => Promise.reject(new Error("boom")), {
       onError: () => {
         throw new Error("onError failed too");
       },
@@ -400,7 +288,7 @@ describe("serve", { timeout: TEST_TIMEOUT, skip: SKIP }, () => {
 
   it("upgrades, writes the 101 head, and reads frames sent with the request head", async () => {
     const message = Promise.withResolvers<string | Uint8Array>();
-    const server = start(async (request) => {
+    const server = await start(async (request) => {
       const { response, socket } = await upgrade(request);
       socket?.opened.then(async ({ readable, writable }) => {
         const reader = readable.getReader();
@@ -411,7 +299,7 @@ describe("serve", { timeout: TEST_TIMEOUT, skip: SKIP }, () => {
       }).catch(message.reject);
       return response;
     });
-    const connection = await connectTcp(server.addr.port);
+    const connection = await dial(server.addr.port);
     try {
       const writer = connection.writable.getWriter();
       const both = new Uint8Array(UPGRADE_HEAD.length + MASKED_HELLO.length);
@@ -452,7 +340,7 @@ describe("serve", { timeout: TEST_TIMEOUT, skip: SKIP }, () => {
   it("fails the upgrade's socket when the handler returns another response", async () => {
     const closed = Promise.withResolvers<{ closeCode: number }>();
     const opened = Promise.withResolvers<unknown>();
-    const server = start(async (request) => {
+    const server = await start(async (request) => {
       const { socket } = await upgrade(request);
       socket?.opened.then(opened.resolve, opened.resolve);
       socket?.closed.then(closed.resolve);
@@ -475,7 +363,7 @@ describe("serve", { timeout: TEST_TIMEOUT, skip: SKIP }, () => {
   });
 
   it("answers 500 to a 1xx response that upgrade() did not produce", async () => {
-    const server = start(() =>
+    const server = await start(() =>
       Object.defineProperty(new Response(null), "status", { value: 101 })
     );
     const originalError = console.error;
@@ -494,7 +382,7 @@ describe("serve", { timeout: TEST_TIMEOUT, skip: SKIP }, () => {
     const listened = Promise.withResolvers<
       { hostname: string; port: number }
     >();
-    const server = start(() => new Response("up"), {
+    const server = await start(() => new Response("up"), {
       signal: controller.signal,
       onListen: listened.resolve,
     });
@@ -507,14 +395,14 @@ describe("serve", { timeout: TEST_TIMEOUT, skip: SKIP }, () => {
       const response = await fetch(`http://127.0.0.1:${addr.port}/`);
       assert.equal(await response.text(), "up");
       // A client still sending its head is disconnected by the shutdown.
-      const slow = await connectTcp(addr.port);
+      const slow = await dial(addr.port);
       await slow.writable.getWriter().write(latin1("GET / HT"));
       controller.abort();
       await timeout(server.finished, 5000, "finished");
       shutDown = true;
       assert.equal(await timeout(readAll(slow), 5000, "the slow drop"), "");
       slow.close();
-      await assert.rejects(connectTcp(addr.port));
+      await assert.rejects(dial(addr.port));
     } finally {
       if (!shutDown) await server.shutdown();
     }
@@ -522,14 +410,17 @@ describe("serve", { timeout: TEST_TIMEOUT, skip: SKIP }, () => {
 
   it("shuts down at once when the signal is already aborted", async () => {
     let listened = false;
-    const server = start(() => new Response("up"), {
+    const server = serve({
+      port: 0,
+      hostname: "127.0.0.1",
       signal: AbortSignal.abort(),
       onListen: () => listened = true,
-    });
+    }, () => new Response("up"));
     await timeout(server.finished, 5000, "finished");
     await new Promise((resolve) => setTimeout(resolve, 10));
     assert.equal(listened, false);
-    await assert.rejects(connectTcp(server.addr.port));
+    // Deno and Bun bound the port at once; Node never did.
+    if (server.addr.port !== 0) await assert.rejects(dial(server.addr.port));
   });
 
   it("rejects invalid options with RangeError", () => {
@@ -544,127 +435,317 @@ describe("serve", { timeout: TEST_TIMEOUT, skip: SKIP }, () => {
       () => serve({ port: 0, handshakeTimeout: 0 }, handler),
       RangeError,
     );
+    for (
+      const bad of [
+        { maxConnections: 0 },
+        { maxConnections: 1.5 },
+        { maxMessageSize: 0 },
+        { idleTimeout: -1 },
+        { pingInterval: Number.NaN },
+        { pongTimeout: -5 },
+        { shutdownTimeout: -1 },
+      ]
+    ) {
+      assert.throws(() => serve({ port: 0, ...bad }, handler), RangeError);
+    }
+    const { cert } = generateSelfSignedCert();
+    assert.throws(() => serve({ port: 0, cert }, handler), TypeError);
   });
 });
 
-describe(
-  `TCP transport (${getDeno() !== undefined ? "listenDeno" : "listenBun"})`,
-  { timeout: TEST_TIMEOUT, skip: SKIP },
-  () => {
-    it("carries bytes both ways in fresh chunks and ends readable at EOF", async () => {
-      const { listener, accepted } = listenTcp();
-      const client = await connectTcp(listener.addr.port);
+describe("serve limits and keepalive", { timeout: TEST_TIMEOUT }, () => {
+  it("serves TLS with cert and key: https URLs, upgrades and plain requests", async () => {
+    const { cert, key } = generateSelfSignedCert();
+    const urls: string[] = [];
+    const echo = echoHandler();
+    const server = await start((request) => {
+      urls.push(request.url);
+      return echo(request);
+    }, { cert, key });
+    const tls = { caCerts: [cert], serverName: "localhost" };
+    try {
+      const ws = await RawWebSocket.open(server.addr.port, { tls });
       try {
-        const server = await accepted();
-        assert.equal(server.remoteAddr.port, client.localAddr.port);
-        const clientWriter = client.writable.getWriter();
-        const serverReader = server.readable.getReader();
-        const chunks: Uint8Array[] = [];
-        for (const byte of [1, 2, 3]) {
-          await clientWriter.write(new Uint8Array([byte, byte]));
-          const { value } = await timeout(serverReader.read(), 5000, "read");
-          assert.ok(value !== undefined);
-          chunks.push(value);
-        }
-        // The consumer owns each chunk: no two share memory.
-        assert.equal(new Set(chunks.map((chunk) => chunk.buffer)).size, 3);
-        assert.deepEqual(chunks.map((chunk) => [...chunk]), [[1, 1], [2, 2], [
-          3,
-          3,
-        ]]);
-        assert.equal(chunks[0]?.constructor, Uint8Array); // Not a Buffer.
-        const serverWriter = server.writable.getWriter();
-        await serverWriter.write(new Uint8Array([9, 8, 7]));
-        const clientReader = client.readable.getReader();
-        assert.deepEqual(
-          (await timeout(clientReader.read(), 5000, "client read")).value,
-          new Uint8Array([9, 8, 7]),
-        );
-        await clientWriter.close(); // FIN
+        await ws.send(OPCODE_TEXT, "over TLS");
+        assert.equal(text(await ws.next()), "over TLS");
         assert.equal(
-          (await timeout(serverReader.read(), 5000, "EOF")).done,
-          true,
+          ws.response.headers.get("sec-websocket-accept"),
+          "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=",
         );
-        await serverWriter.close();
-        await serverReader.cancel();
-        assert.equal(
-          (await timeout(clientReader.read(), 5000, "EOF")).done,
-          true,
-        );
-        await assert.rejects(serverWriter.write(new Uint8Array(1)));
-        server.close(); // Idempotent.
-        server.close();
       } finally {
-        client.close();
-        listener.close();
-        await listener.closed;
+        ws.close();
       }
-    });
-
-    it("stops reading the socket while the consumer does not read (backpressure)", async () => {
-      const { listener, accepted } = listenTcp();
-      const client = await connectTcp(listener.addr.port);
+      const connection = await dial(server.addr.port, tls);
       try {
-        const server = await accepted();
-        const writer = client.writable.getWriter();
-        const chunk = new Uint8Array(1024 * 1024);
-        let written = 0;
-        let stalled: Promise<void> | null = null;
-        // Write until a write stays pending: the kernel buffers are full
-        // because the server side stopped reading.
-        while (stalled === null && written < 256 * 1024 * 1024) {
-          const write = writer.write(chunk);
-          const done = await Promise.race([
-            write.then(() => true),
-            new Promise<boolean>((resolve) => setTimeout(resolve, 300, false)),
-          ]);
-          if (done) written += chunk.length;
-          else stalled = write;
-        }
-        assert.ok(stalled !== null, "no write ever waited");
+        await connection.writable.getWriter().write(
+          latin1("GET /page HTTP/1.1\r\nHost: localhost\r\n\r\n"),
+        );
+        const response = parseResponse(
+          await timeout(readAll(connection), 5000, "the response"),
+        );
+        assert.equal(response.status, 200);
+        assert.equal(response.body, "plain https://localhost/page");
+      } finally {
+        connection.close();
+      }
+      assert.equal(urls[0], "https://127.0.0.1/ws");
+      // Plain TCP to the TLS port gets no HTTP answer.
+      const plain = await exchange(
+        server.addr.port,
+        "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+      ).catch(() => null);
+      assert.equal(plain, null);
+      assert.equal(urls.length, 2);
+    } finally {
+      await server.shutdown();
+    }
+  });
+
+  it("answers 503 with a reason beyond maxConnections, and serves again once a slot frees", async () => {
+    const sockets: WebSocketStreamLike[] = [];
+    const server = await start(echoHandler(sockets), { maxConnections: 1 });
+    try {
+      const ws = await RawWebSocket.open(server.addr.port);
+      const refused = await exchange(
+        server.addr.port,
+        "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+      );
+      assert.equal(refused.status, 503);
+      assert.match(refused.body, /limit of 1 connections/);
+      assert.equal(refused.headers.get("connection"), "close");
+      assert.equal(sockets.length, 1);
+      // The WebSocket closes: its slot frees once its TCP connection closed.
+      await ws.send(OPCODE_CLOSE, new Uint8Array([0x03, 0xe8]));
+      assert.equal(closeFrameInfo(await ws.next()).closeCode, 1000);
+      assert.equal(await ws.next(), null);
+      ws.close();
+      await timeout(sockets[0]!.closed, 5000, "closed");
+      let served: RawResponse | null = null;
+      for (let attempt = 0; attempt < 50 && served?.status !== 200; attempt++) {
+        served = await exchange(
+          server.addr.port,
+          "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+        );
+        if (served.status !== 200) await delay(20);
+      }
+      assert.equal(served?.status, 200);
+    } finally {
+      await server.shutdown();
+    }
+  });
+
+  it("closes a silent WebSocket with 1001 after idleTimeout", async () => {
+    const sockets: WebSocketStreamLike[] = [];
+    const server = await start(echoHandler(sockets), {
+      idleTimeout: 300,
+      pingInterval: 0,
+    });
+    try {
+      const ws = await RawWebSocket.open(server.addr.port);
+      try {
+        // Traffic resets the idle clock.
+        await delay(200);
+        await ws.send(OPCODE_TEXT, "still here");
+        assert.equal(text(await ws.next()), "still here");
+        const started = performance.now();
+        const frame = await ws.next();
+        const elapsed = performance.now() - started;
+        assert.deepEqual(closeFrameInfo(frame), {
+          closeCode: 1001,
+          reason: "Idle timeout",
+        });
         assert.ok(
-          written < 64 * 1024 * 1024,
-          `the client wrote ${written} bytes without the server reading`,
+          elapsed >= 200 && elapsed < 3000,
+          `closed after ${elapsed} ms`,
         );
-        // Reading everything lets the stalled write complete.
-        const reader = server.readable.getReader();
-        let read = 0;
-        while (read < written + chunk.length) {
-          const { done, value } = await timeout(reader.read(), 5000, "read");
-          if (done) break;
-          read += value.length;
-        }
-        await timeout(stalled, 5000, "the stalled write");
-        assert.equal(read, written + chunk.length);
-        server.close();
+        await ws.answerClose(frame!);
+        assert.equal(await ws.next(), null);
+        assert.equal(
+          (await timeout(sockets[0]!.closed, 5000, "closed")).closeCode,
+          1001,
+        );
       } finally {
-        client.close();
-        listener.close();
+        ws.close();
       }
-    });
+    } finally {
+      await server.shutdown();
+    }
+  });
 
-    it("lingers on close so that unread input does not reset our last bytes", async () => {
-      const { listener, accepted } = listenTcp();
-      const client = await connectTcp(listener.addr.port);
+  it("gives upgrades maxMessageSize, unless upgrade() sets its own", async () => {
+    const server = await start((request) => {
+      const big = new URL(request.url).pathname === "/big";
+      return echoHandler([], big ? { maxMessageSize: 1000 } : {})(request);
+    }, { maxMessageSize: 10 });
+    try {
+      const big = await RawWebSocket.open(server.addr.port, { path: "/big" });
+      const small = await RawWebSocket.open(server.addr.port);
       try {
-        const server = await accepted();
-        // The client sends data the server never reads...
-        const clientWriter = client.writable.getWriter();
-        await clientWriter.write(new Uint8Array(256 * 1024).fill(1));
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        // ...and the server answers and closes: writable first, then readable.
-        const serverWriter = server.writable.getWriter();
-        await serverWriter.write(latin1("last words"));
-        await serverWriter.close();
-        const cancelled = server.readable.cancel();
-        const text = await timeout(readAll(client), 5000, "client read");
-        assert.equal(text, "last words");
-        client.close();
-        await timeout(cancelled, 5000, "the lingering close");
+        await big.send(OPCODE_TEXT, "x".repeat(100));
+        assert.equal(text(await big.next()), "x".repeat(100));
+        await small.send(OPCODE_TEXT, "x".repeat(100));
+        assert.equal(closeFrameInfo(await small.next()).closeCode, 1009);
       } finally {
-        client.close();
-        listener.close();
+        big.close();
+        small.close();
       }
+    } finally {
+      await server.shutdown();
+    }
+  });
+
+  it("drops a peer that never answers keepalive pings: its socket closes with 1006", async () => {
+    const sockets: WebSocketStreamLike[] = [];
+    const server = await start(echoHandler(sockets), {
+      pingInterval: 100,
+      pongTimeout: 150,
+      idleTimeout: 0,
     });
-  },
-);
+    const alive = await RawWebSocket.open(server.addr.port);
+    const dead = await RawWebSocket.open(server.addr.port);
+    try {
+      const [aliveSocket, deadSocket] = sockets;
+      assert.ok(aliveSocket !== undefined && deadSocket !== undefined);
+      let aliveClosed = false;
+      aliveSocket.closed.then(() => aliveClosed = true);
+      // The live client answers every ping with a pong.
+      let pings = 0;
+      const answering = (async () => {
+        while (true) {
+          const frame = await alive.next(10_000).catch(() => null);
+          if (frame === null || frame.opcode !== OPCODE_PING) return;
+          pings++;
+          await alive.send(OPCODE_PONG, frame.payload);
+        }
+      })();
+      // The dead one is sent pings and says nothing.
+      const first = await dead.next();
+      assert.equal(first?.opcode, OPCODE_PING);
+      const started = performance.now();
+      const info = await timeout(deadSocket.closed, 5000, "dead peer closed");
+      const elapsed = performance.now() - started;
+      assert.equal(info.closeCode, 1006);
+      assert.ok(elapsed < 2000, `dropped after ${elapsed} ms`);
+      await delay(300);
+      assert.equal(aliveClosed, false);
+      assert.ok(pings >= 3, `only ${pings} pings`);
+      alive.close();
+      await answering;
+    } finally {
+      alive.close();
+      dead.close();
+      await server.shutdown();
+    }
+  });
+});
+
+describe("serve graceful shutdown", { timeout: TEST_TIMEOUT }, () => {
+  it("sends 1001 after the messages already written, waits for the close handshake, then finishes", async () => {
+    const written = Promise.withResolvers<void>();
+    const sockets: WebSocketStreamLike[] = [];
+    const big = "y".repeat(64 * 1024);
+    const server = await start(async (request) => {
+      const { response, socket } = await upgrade(request);
+      if (socket === null) return response;
+      sockets.push(socket);
+      socket.opened.then(({ writable }) => {
+        const writer = writable.getWriter();
+        // 4 MiB accepted by the writable, far more than the socket takes
+        // at once, then shutdown in the same turn.
+        for (let i = 0; i < 64; i++) {
+          writer.write(`${i} ${big}`).catch(() => {});
+        }
+        written.resolve();
+      }).catch(written.reject);
+      return response;
+    });
+    const ws = await RawWebSocket.open(server.addr.port);
+    try {
+      await timeout(written.promise, 5000, "written");
+      const finished = server.shutdown();
+      let finishedEarly = false;
+      finished.then(() => finishedEarly = true);
+      for (let i = 0; i < 64; i++) {
+        assert.equal(text(await ws.next()), `${i} ${big}`);
+      }
+      const close = await ws.next();
+      assert.deepEqual(closeFrameInfo(close), {
+        closeCode: 1001,
+        reason: "Server shutting down",
+      });
+      assert.equal(finishedEarly, false);
+      await ws.answerClose(close!);
+      assert.equal(await ws.next(), null);
+      await timeout(finished, 5000, "finished");
+      // The code our raw client echoed.
+      assert.equal((await sockets[0]!.closed).closeCode, 1001);
+      await assert.rejects(dial(server.addr.port));
+    } finally {
+      ws.close();
+      await server.shutdown();
+    }
+  });
+
+  it("closes the TCP connections of peers that do not answer within shutdownTimeout", async () => {
+    const sockets: WebSocketStreamLike[] = [];
+    const server = await start(echoHandler(sockets), {
+      shutdownTimeout: 300,
+    });
+    const ws = await RawWebSocket.open(server.addr.port);
+    try {
+      const started = performance.now();
+      const finished = server.shutdown();
+      assert.equal(closeFrameInfo(await ws.next()).closeCode, 1001);
+      // No answer: the server gives up after shutdownTimeout.
+      await timeout(finished, 5000, "finished");
+      const elapsed = performance.now() - started;
+      assert.ok(elapsed >= 250 && elapsed < 3000, `finished after ${elapsed}`);
+      assert.equal(await ws.next(), null);
+      assert.equal(
+        (await timeout(sockets[0]!.closed, 5000, "closed")).closeCode,
+        1006,
+      );
+    } finally {
+      ws.close();
+      await server.shutdown();
+    }
+  });
+
+  it("answers 503 to an upgrade whose handler returns during shutdown, and still answers plain requests in progress", async () => {
+    const gate = Promise.withResolvers<void>();
+    const entered: string[] = [];
+    const sockets: WebSocketStreamLike[] = [];
+    const server = await start(async (request) => {
+      entered.push(new URL(request.url).pathname);
+      const result = request.headers.get("upgrade") === null
+        ? { response: new Response("late but fine"), socket: null }
+        : await upgrade(request);
+      if (result.socket !== null) sockets.push(result.socket);
+      await gate.promise;
+      return result.response;
+    });
+    try {
+      const upgrading = exchange(server.addr.port, UPGRADE_HEAD);
+      const plain = exchange(
+        server.addr.port,
+        "GET /plain HTTP/1.1\r\nHost: x\r\n\r\n",
+      );
+      while (entered.length < 2) await delay(5);
+      const finished = server.shutdown();
+      await delay(20);
+      gate.resolve();
+      const refused = await upgrading;
+      assert.equal(refused.status, 503);
+      assert.match(refused.body, /shutting down/);
+      assert.equal((await plain).body, "late but fine");
+      await timeout(finished, 5000, "finished");
+      assert.equal(
+        (await timeout(sockets[0]!.closed, 5000, "closed")).closeCode,
+        1006,
+      );
+    } finally {
+      gate.resolve();
+      await server.shutdown();
+    }
+  });
+});

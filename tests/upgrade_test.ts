@@ -4,7 +4,7 @@ import { getBun, getDeno } from "../lib/transports/_runtime_types.ts";
 import { serve } from "../lib/serve.ts";
 import { upgrade } from "../lib/upgrade.ts";
 import type { UpgradeResult } from "../lib/upgrade.ts";
-import type { WebSocketConnection } from "../lib/websocket_connection.ts";
+import type { WebSocketStreamLike } from "../lib/websocket_connection.ts";
 
 /** wstream's server runs on Deno and Bun only, for now. */
 const SKIP = getDeno() === undefined && getBun() === undefined
@@ -62,26 +62,51 @@ describe("upgrade", { timeout: TEST_TIMEOUT }, () => {
     assert.match(await result.response.text(), /Missing Upgrade header/);
   });
 
-  it("throws TypeError for a valid upgrade of a request not from serve()", async () => {
+  it("throws TypeError naming the supported servers for a valid upgrade of a request no server received", async () => {
     const request = new Request("http://localhost/", {
       headers: VALID_HEADERS,
     });
     await assert.rejects(upgrade(request), (error: unknown) => {
       assert.ok(error instanceof TypeError);
       assert.match(error.message, /wstream's serve\(\)/);
-      assert.match(
-        error.message,
-        /Deno\.serve\/Bun\.serve integration comes later/,
-      );
+      assert.match(error.message, /attachToNodeServer\(\)/);
+      assert.match(error.message, /Deno\.serve/);
+      assert.match(error.message, /bunServeOptions\(handler\)/);
       return true;
     });
+  });
+
+  it("rejects out-of-range size and time options with RangeError, on any request", async () => {
+    const valid = new Request("http://localhost/", { headers: VALID_HEADERS });
+    for (
+      const options of [
+        { maxMessageSize: -1 },
+        { maxMessageSize: 1.5 },
+        { closeTimeout: -1 },
+        { pingInterval: Number.NaN },
+        { pongTimeout: 2 ** 31 },
+        { idleTimeout: Number.POSITIVE_INFINITY },
+        { readableHighWaterMark: -1 },
+        { writableHighWaterMark: Number.NaN },
+        { maxUnreadBytes: -5 },
+      ]
+    ) {
+      const name = Object.keys(options)[0]!;
+      await assert.rejects(
+        upgrade(new Request("http://localhost/"), options),
+        (error: unknown) =>
+          error instanceof RangeError && error.message.includes(name),
+        name,
+      );
+      await assert.rejects(upgrade(valid, options), RangeError, name);
+    }
   });
 
   it(
     "negotiates the subprotocol and reports the ws: URL",
     { skip: SKIP },
     async () => {
-      const sockets: WebSocketConnection[] = [];
+      const sockets: WebSocketStreamLike[] = [];
       const server = serve({ port: 0 }, async (request) => {
         const { response, socket } = await upgrade(request, {
           protocols: ["v2.chat", "v1.chat"],
@@ -120,7 +145,7 @@ describe("upgrade", { timeout: TEST_TIMEOUT }, () => {
   it("applies maxMessageSize: a larger message closes with 1009", {
     skip: SKIP,
   }, async () => {
-    const sockets: WebSocketConnection[] = [];
+    const sockets: WebSocketStreamLike[] = [];
     const server = serve({ port: 0 }, async (request) => {
       const { response, socket } = await upgrade(request, {
         maxMessageSize: 1024,
@@ -147,6 +172,59 @@ describe("upgrade", { timeout: TEST_TIMEOUT }, () => {
         (await timeout(socket.closed, 5000, "closed")).closeCode,
         1009,
       );
+    } finally {
+      await server.shutdown();
+    }
+  });
+
+  it("takes the server's maxMessageSize unless the upgrade sets its own", {
+    skip: SKIP,
+  }, async () => {
+    const sockets: WebSocketStreamLike[] = [];
+    const server = serve(
+      { port: 0, maxMessageSize: 1024 },
+      async (request) => {
+        const own = new URL(request.url).pathname === "/own";
+        const { response, socket } = await upgrade(
+          request,
+          own ? { maxMessageSize: 2048 } : {},
+        );
+        if (socket !== null) {
+          sockets.push(socket);
+          socket.opened.then(async ({ readable, writable }) => {
+            const writer = writable.getWriter();
+            for await (const message of readable) await writer.write(message);
+          }).catch(() => {});
+        }
+        return response;
+      },
+    );
+    try {
+      const base = `ws://127.0.0.1:${server.addr.port}`;
+      const own = await openNative(`${base}/own`);
+      own.ws.binaryType = "arraybuffer";
+      const echoed = new Promise<MessageEvent>((resolve) =>
+        own.ws.addEventListener(
+          "message",
+          (event) => resolve(event as MessageEvent),
+          { once: true },
+        )
+      );
+      own.ws.send(new Uint8Array(2048));
+      assert.equal(
+        ((await timeout(echoed, 5000, "echo")).data as ArrayBuffer).byteLength,
+        2048,
+      );
+      own.ws.send(new Uint8Array(2049));
+      assert.equal((await timeout(own.closed, 5000, "own closed")).code, 1009);
+
+      const serverDefault = await openNative(`${base}/`);
+      serverDefault.ws.send(new Uint8Array(1025));
+      assert.equal(
+        (await timeout(serverDefault.closed, 5000, "default closed")).code,
+        1009,
+      );
+      assert.equal(sockets.length, 2);
     } finally {
       await server.shutdown();
     }

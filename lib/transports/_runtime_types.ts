@@ -35,8 +35,10 @@ export interface DenoConn {
   close(): void;
   /** Shuts down the write half (sends FIN); reading goes on. */
   closeWrite(): Promise<void>;
-  /** Turns Nagle's algorithm off (`true`) or on. */
-  setNoDelay(noDelay?: boolean): void;
+  /** Turns Nagle's algorithm off (`true`) or on; TCP sockets only. */
+  setNoDelay?(noDelay?: boolean): void;
+  /** Completes the TLS handshake; TLS sockets only. */
+  handshake?(): Promise<unknown>;
 }
 
 /** The part of `Deno.Listener` wstream uses. */
@@ -49,7 +51,22 @@ export interface DenoListener {
 /** The part of the `Deno` namespace wstream uses. */
 export interface DenoNamespace {
   listen(options: { hostname: string; port: number }): DenoListener;
+  listenTls(options: {
+    hostname: string;
+    port: number;
+    cert: string;
+    key: string;
+  }): DenoListener;
   connect(options: { hostname: string; port: number }): Promise<DenoConn>;
+  connectTls(options: {
+    hostname: string;
+    port: number;
+    caCerts?: string[];
+  }): Promise<DenoConn>;
+  startTls(
+    conn: DenoConn,
+    options: { hostname: string; caCerts?: string[] },
+  ): Promise<DenoConn>;
   env: { get(key: string): string | undefined };
   execPath(): string;
 }
@@ -82,6 +99,20 @@ export interface BunSocketHandler<Data> {
   close?(socket: BunSocket<Data>, error?: Error): void;
   error?(socket: BunSocket<Data>, error: Error): void;
   connectError?(socket: BunSocket<Data>, error: Error): void;
+  handshake?(
+    socket: BunSocket<Data>,
+    success: boolean,
+    authorizationError: Error | null,
+  ): void;
+}
+
+/** TLS settings of `Bun.listen` and `Bun.connect`. */
+export interface BunTlsOptions {
+  cert?: string;
+  key?: string;
+  ca?: string[];
+  serverName?: string;
+  rejectUnauthorized?: boolean;
 }
 
 /** The part of `Bun.TCPSocketListener` wstream uses. */
@@ -94,14 +125,18 @@ export interface BunTcpListener {
 /** The part of the `Bun` namespace wstream uses. */
 export interface BunNamespace {
   listen<Data>(options: {
+    allowHalfOpen?: boolean;
     hostname: string;
     port: number;
     socket: BunSocketHandler<Data>;
+    tls?: BunTlsOptions;
   }): BunTcpListener;
   connect<Data>(options: {
+    allowHalfOpen?: boolean;
     hostname: string;
     port: number;
     socket: BunSocketHandler<Data>;
+    tls?: BunTlsOptions;
   }): Promise<BunSocket<Data>>;
 }
 
@@ -113,4 +148,43 @@ export function getDeno(): DenoNamespace | undefined {
 /** Returns the `Bun` namespace when running on Bun, else `undefined`. */
 export function getBun(): BunNamespace | undefined {
   return (globalThis as { Bun?: BunNamespace }).Bun;
+}
+
+/**
+ * The part of a `node:net` `Socket` (or `node:tls` `TLSSocket`) wstream
+ * uses; sockets of `net.createServer`, `net.connect`, `tls.connect` and
+ * those of the `node:http` `upgrade` event fit, on Node, Deno and Bun.
+ */
+export interface NodeSocketLike {
+  /** The peer's IP address. */
+  readonly remoteAddress?: string | undefined;
+  /** The peer's port. */
+  readonly remotePort?: number | undefined;
+  /** The local IP address. */
+  readonly localAddress?: string | undefined;
+  /** The local port. */
+  readonly localPort?: number | undefined;
+  /** Whether the socket is closed. */
+  readonly destroyed: boolean;
+  /** Queues bytes; `callback` runs once they reached the kernel, or failed. */
+  write(
+    data: Uint8Array,
+    callback: (error?: Error | null) => void,
+  ): boolean;
+  /** Sends FIN after the queued writes (a half close with `allowHalfOpen`). */
+  end(): unknown;
+  /** Closes the socket now. */
+  destroy(error?: Error): unknown;
+  /** Stops emitting `data` (and, once Node's buffer is full, reading). */
+  pause(): unknown;
+  /** Emits `data` again. */
+  resume(): unknown;
+  /** Turns Nagle's algorithm off (`true`) or on. */
+  setNoDelay?(noDelay?: boolean): unknown;
+  /** Listens to received bytes. */
+  on(event: "data", listener: (chunk: Uint8Array) => void): unknown;
+  /** Listens to the peer's FIN (`end`) or the socket closing (`close`). */
+  on(event: "end" | "close", listener: () => void): unknown;
+  /** Listens to socket errors. */
+  on(event: "error", listener: (error: Error) => void): unknown;
 }

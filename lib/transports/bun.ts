@@ -18,12 +18,14 @@
  * @module
  */
 
+import { rootCertificates } from "node:tls";
 import { getBun } from "./_runtime_types.ts";
 import type { BunSocket, BunSocketHandler } from "./_runtime_types.ts";
 import {
   LINGER_BYTES,
   LINGER_TIME,
   socketClosedError,
+  tlsCertificate,
 } from "./_stream_socket.ts";
 import type {
   TcpConnection,
@@ -65,7 +67,10 @@ class BunSocketState {
   #lingered = 0;
   #lingerTimer: ReturnType<typeof setTimeout> | undefined;
   #lingering: PromiseWithResolvers<void> | null = null;
+  #socketClosed: PromiseWithResolvers<void> = Promise.withResolvers<void>();
   #drain: PromiseWithResolvers<void> | null = null;
+  /** A TLS client's handshake, settled by Bun's `handshake` callback. */
+  handshake: PromiseWithResolvers<void> | null = null;
 
   constructor(socket: BunSocket<BunSocketState>, options: BunReadOptions) {
     this.#socket = socket;
@@ -110,6 +115,7 @@ class BunSocketState {
         hostname: socket.remoteAddress,
         port: socket.remotePort ?? 0,
       },
+      closed: this.#socketClosed.promise,
       close: (): void => this.close(),
     };
   }
@@ -138,6 +144,20 @@ class BunSocketState {
     const drain = this.#drain;
     this.#drain = null;
     drain?.resolve();
+  }
+
+  /** Bun's `handshake` callback (TLS). */
+  onHandshake(success: boolean, error: Error | null): void {
+    const handshake = this.handshake;
+    if (handshake === null) return;
+    this.handshake = null;
+    if (success) {
+      handshake.resolve();
+    } else {
+      handshake.reject(
+        error ?? new Error("The TLS handshake failed"),
+      );
+    }
   }
 
   /** Bun's `end` callback: the peer sent FIN. */
@@ -172,6 +192,10 @@ class BunSocketState {
 
   #finish(error: Error | undefined): void {
     clearTimeout(this.#lingerTimer);
+    this.#socketClosed.resolve();
+    if (this.handshake !== null) {
+      this.onHandshake(false, error ?? socketClosedError());
+    }
     this.#endReadable(error);
     const drain = this.#drain;
     this.#drain = null;
@@ -269,21 +293,28 @@ function socketHandler(
     error(socket, error): void {
       socket.data?.onError(error);
     },
+    handshake(socket, success, authorizationError): void {
+      socket.data?.onHandshake(success, authorizationError);
+    },
   };
 }
 
 /**
- * Listens for TCP connections with `Bun.listen` and hands each one, as a
- * {@linkcode TcpConnection}, to `onConnection`.
+ * Listens for TCP connections with `Bun.listen` (TLS when `cert` and `key`
+ * are given) and hands each one, as a {@linkcode TcpConnection}, to
+ * `onConnection`. A TLS connection is handed over at once; its handshake
+ * runs before the first bytes reach `readable`.
  *
- * @param options Where to listen.
+ * @param options Where to listen, and the TLS certificate.
  * @param onConnection Called once per accepted connection; it owns the
  * connection and must close it.
  * @param readOptions Receive-side buffering of the accepted connections.
  * @returns The listener; its `addr.port` is the actual port.
- * @throws {TypeError} If not running on Bun.
+ * @throws {TypeError} If not running on Bun, or if only one of `cert` and
+ * `key` is given.
  * @throws {RangeError} If `highWaterMark` is not a positive integer.
- * @throws {Error} The error of `Bun.listen`, such as `EADDRINUSE`.
+ * @throws {Error} The error of `Bun.listen`, such as `EADDRINUSE` or an
+ * invalid certificate.
  *
  * @example Accept connections on an ephemeral port
  * ```ts ignore
@@ -305,17 +336,24 @@ export function listenBun(
     throw new TypeError("listenBun() needs the Bun runtime");
   }
   checkHighWaterMark(readOptions);
+  const tls = tlsCertificate(options);
   const server = bun.listen<BunSocketState>({
+    // Else Bun closes the socket soon after the peer's FIN, losing answers
+    // to a client that half-closed after its request.
+    allowHalfOpen: true,
     hostname: options.hostname ?? "127.0.0.1",
     port: options.port ?? 0,
     socket: socketHandler(readOptions, (state) => {
       onConnection(state.connection);
     }),
+    ...(tls === null ? {} : { tls }),
   });
   const closed = Promise.withResolvers<void>();
   let stopped = false;
+  const addr = { hostname: server.hostname, port: server.port };
   return {
-    addr: { hostname: server.hostname, port: server.port },
+    addr,
+    listening: Promise.resolve({ ...addr }),
     closed: closed.promise,
     close(): void {
       if (stopped) return;
@@ -327,14 +365,19 @@ export function listenBun(
 }
 
 /**
- * Opens a TCP connection with `Bun.connect`.
+ * Opens a TCP connection with `Bun.connect`, or with `tls` a TLS one
+ * (`Bun.connect({ tls: { ca, serverName, rejectUnauthorized: true } })`)
+ * that resolves once the handshake completed and the server's certificate
+ * verified. `caCerts` are trusted in addition to the default roots
+ * (`tls.rootCertificates`), as on Deno.
  *
- * @param options Where to connect.
+ * @param options Where to connect, and the TLS settings.
  * @param readOptions Receive-side buffering.
  * @returns The connection as a pair of byte streams.
  * @throws {TypeError} If not running on Bun.
  * @throws {RangeError} If `highWaterMark` is not a positive integer.
- * @throws {Error} The connection error, such as `ECONNREFUSED`.
+ * @throws {Error} The connection error, such as `ECONNREFUSED`, or the
+ * TLS handshake's, such as a self-signed certificate not in `caCerts`.
  *
  * @example Connect to a local listener and send bytes
  * ```ts ignore
@@ -363,14 +406,39 @@ export async function connectBun(
     throw new TypeError("connectBun() needs the Bun runtime");
   }
   checkHighWaterMark(readOptions);
+  const hostname = options.hostname ?? "127.0.0.1";
+  const tls = options.tls;
   let state: BunSocketState | undefined;
   const socket = await bun.connect<BunSocketState>({
-    hostname: options.hostname ?? "127.0.0.1",
+    allowHalfOpen: true,
+    hostname,
     port: options.port,
     socket: socketHandler(readOptions, (opened) => {
       state = opened;
+      if (tls !== undefined) opened.handshake = Promise.withResolvers<void>();
+    }),
+    ...(tls === undefined ? {} : {
+      tls: {
+        // Without it, Bun neither verifies nor reports the handshake.
+        rejectUnauthorized: true,
+        ...(tls.serverName === undefined ? {} : { serverName: tls.serverName }),
+        // `ca` replaces Bun's default roots: keep them, as Deno does.
+        ...(tls.caCerts === undefined
+          ? {}
+          : { ca: [...rootCertificates, ...tls.caCerts] }),
+      },
     }),
   });
   // `open` runs before `Bun.connect` resolves.
-  return (state ?? socket.data).connection;
+  const opened = state ?? socket.data;
+  const handshake = opened.handshake;
+  if (handshake !== null) {
+    try {
+      await handshake.promise;
+    } catch (error) {
+      opened.close();
+      throw error;
+    }
+  }
+  return opened.connection;
 }

@@ -23,6 +23,7 @@ import {
   LINGER_BYTES,
   LINGER_TIME,
   socketClosedError,
+  tlsCertificate,
 } from "./_stream_socket.ts";
 import type {
   NetAddr,
@@ -94,7 +95,7 @@ export function denoConnection(
 ): TcpConnection {
   const [min, max] = checkReadSizes(options);
   try {
-    conn.setNoDelay(true);
+    conn.setNoDelay?.(true);
   } catch {
     // Not a TCP socket, or already closed: the first read will tell.
   }
@@ -105,10 +106,12 @@ export function denoConnection(
   let cancelled = false;
   let reading: Promise<number | null> | null = null;
   let lingerTimer: ReturnType<typeof setTimeout> | undefined;
+  const socketClosed = Promise.withResolvers<void>();
   const close = (): void => {
     if (closed) return;
     closed = true;
     clearTimeout(lingerTimer);
+    socketClosed.resolve();
     try {
       conn.close();
     } catch {
@@ -227,22 +230,27 @@ export function denoConnection(
     writable,
     localAddr: toNetAddr(conn.localAddr),
     remoteAddr: toNetAddr(conn.remoteAddr),
+    closed: socketClosed.promise,
     close,
   };
 }
 
 /**
- * Listens for TCP connections with `Deno.listen` and hands each one, as a
- * {@linkcode TcpConnection}, to `onConnection`.
+ * Listens for TCP connections with `Deno.listen` (TLS with
+ * `Deno.listenTls` when `cert` and `key` are given) and hands each one, as
+ * a {@linkcode TcpConnection}, to `onConnection`. A TLS connection is
+ * handed over at once; its handshake runs on the first read or write.
  *
- * @param options Where to listen.
+ * @param options Where to listen, and the TLS certificate.
  * @param onConnection Called once per accepted connection; it owns the
  * connection and must close it.
  * @param readOptions Read buffer sizing for the accepted connections.
  * @returns The listener; its `addr.port` is the actual port.
- * @throws {TypeError} If not running on Deno.
+ * @throws {TypeError} If not running on Deno, or if only one of `cert` and
+ * `key` is given.
  * @throws {RangeError} If the read sizes are invalid.
- * @throws {Error} The error of `Deno.listen`, such as `AddrInUse`.
+ * @throws {Error} The error of `Deno.listen`, such as `AddrInUse`, or of
+ * `Deno.listenTls`, such as an invalid certificate.
  *
  * @example Accept connections on an ephemeral port
  * ```ts
@@ -264,10 +272,14 @@ export function listenDeno(
     throw new TypeError("listenDeno() needs the Deno runtime");
   }
   checkReadSizes(readOptions);
-  const listener = deno.listen({
+  const tls = tlsCertificate(options);
+  const address = {
     hostname: options.hostname ?? "127.0.0.1",
     port: options.port ?? 0,
-  });
+  };
+  const listener = tls === null
+    ? deno.listen(address)
+    : deno.listenTls({ ...address, ...tls });
   let closed = false;
   const accepting = (async (): Promise<void> => {
     while (!closed) {
@@ -292,8 +304,10 @@ export function listenDeno(
       onConnection(denoConnection(conn, readOptions));
     }
   })();
+  const addr = toNetAddr(listener.addr);
   return {
-    addr: toNetAddr(listener.addr),
+    addr,
+    listening: Promise.resolve({ ...addr }),
     closed: accepting,
     close(): void {
       if (closed) return;
@@ -308,14 +322,18 @@ export function listenDeno(
 }
 
 /**
- * Opens a TCP connection with `Deno.connect`.
+ * Opens a TCP connection with `Deno.connect`, or with `tls` a TLS one with
+ * `Deno.connectTls` (`Deno.connect` + `Deno.startTls` when a `serverName`
+ * other than `hostname` is asked). A TLS connection resolves once the
+ * handshake completed and the server's certificate verified.
  *
- * @param options Where to connect.
+ * @param options Where to connect, and the TLS settings.
  * @param readOptions Read buffer sizing.
  * @returns The connection as a pair of byte streams.
  * @throws {TypeError} If not running on Deno.
  * @throws {RangeError} If the read sizes are invalid.
- * @throws {Error} The error of `Deno.connect`, such as `ConnectionRefused`.
+ * @throws {Error} The error of `Deno.connect`, such as `ConnectionRefused`,
+ * or of the TLS handshake, such as an unknown issuer.
  *
  * @example Connect to a local listener and send bytes
  * ```ts
@@ -345,11 +363,45 @@ export async function connectDeno(
     throw new TypeError("connectDeno() needs the Deno runtime");
   }
   checkReadSizes(readOptions);
-  const conn = await deno.connect({
-    hostname: options.hostname ?? "127.0.0.1",
-    port: options.port,
-  });
+  const hostname = options.hostname ?? "127.0.0.1";
+  const tls = options.tls;
+  if (tls === undefined) {
+    return denoConnection(
+      await deno.connect({ hostname, port: options.port }),
+      readOptions,
+    );
+  }
+  const caCerts = tls.caCerts === undefined ? {} : { caCerts: tls.caCerts };
+  let conn: DenoConn;
+  if (tls.serverName === undefined || tls.serverName === hostname) {
+    conn = await deno.connectTls({ hostname, port: options.port, ...caCerts });
+  } else {
+    const tcp = await deno.connect({ hostname, port: options.port });
+    try {
+      conn = await deno.startTls(tcp, {
+        hostname: tls.serverName,
+        ...caCerts,
+      });
+    } catch (error) {
+      closeQuietly(tcp);
+      throw error;
+    }
+  }
+  try {
+    await conn.handshake?.();
+  } catch (error) {
+    closeQuietly(conn);
+    throw error;
+  }
   return denoConnection(conn, readOptions);
+}
+
+function closeQuietly(conn: DenoConn): void {
+  try {
+    conn.close();
+  } catch {
+    // Already closed.
+  }
 }
 
 function checkReadSizes(options: DenoReadOptions): [number, number] {

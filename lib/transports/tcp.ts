@@ -1,9 +1,16 @@
 /**
- * TCP sockets as byte streams: the types wstream's transports
- * (`transports/deno.ts`, `transports/bun.ts`) and `serve()` share.
+ * TCP and TLS sockets as byte streams: the types wstream's transports
+ * (`transports/deno.ts`, `transports/bun.ts`, `transports/node.ts`) and
+ * `serve()` share, and {@linkcode connectTcp}, which opens a connection with
+ * the transport of the runtime it runs on.
  *
  * @module
  */
+
+import { getBun, getDeno } from "./_runtime_types.ts";
+import { connectBun, listenBun } from "./bun.ts";
+import { connectDeno, listenDeno } from "./deno.ts";
+import { connectNode, listenNode } from "./node.ts";
 
 /** A TCP endpoint address. */
 export interface NetAddr {
@@ -14,8 +21,10 @@ export interface NetAddr {
 }
 
 /**
- * A TCP connection as a pair of byte streams (the `ByteStreamPair` a
- * `WebSocketConnection` runs over) plus its addresses.
+ * A TCP (or TLS) connection as a pair of byte streams (the
+ * `ByteStreamPair` a `WebSocketConnection` runs over) plus its addresses
+ * and a `closed` promise. Deno, Bun and Node transports all keep this
+ * contract:
  *
  * - `readable` is pull-based: the socket is read only while a consumer
  *   reads, so a consumer that stops reading stops the peer (TCP flow
@@ -45,14 +54,29 @@ export interface TcpConnection {
   readonly localAddr: NetAddr;
   /** The peer's address. */
   readonly remoteAddr: NetAddr;
+  /**
+   * Resolves once this side's socket is closed: by `close()`, at the end
+   * of a lingering close, or by the runtime after a reset. Never rejects.
+   */
+  readonly closed: Promise<void>;
   /** Closes the socket now, interrupting pending reads and writes. */
   close(): void;
 }
 
 /** A listening TCP socket. */
 export interface TcpListener {
-  /** The address it listens on, with the actual port when 0 was asked. */
+  /**
+   * The address it listens on, with the actual port when 0 was asked. On
+   * Node, which binds asynchronously, it is the requested address until
+   * `listening` resolves.
+   */
   readonly addr: NetAddr;
+  /**
+   * Resolves with the actual address once the socket is bound (at once on
+   * Deno and Bun); rejects if listening failed or the listener was closed
+   * first.
+   */
+  readonly listening: Promise<NetAddr>;
   /**
    * Settles once the listener stopped: resolves after
    * {@linkcode TcpListener.close}, rejects if accepting failed for good.
@@ -64,6 +88,19 @@ export interface TcpListener {
 
 /** Options of the transports' `listen*` functions. */
 export interface TcpListenOptions {
+  /**
+   * The server's certificate chain, PEM. With `key`, the listener speaks
+   * TLS; give both or neither.
+   *
+   * @default {undefined} plain TCP
+   */
+  cert?: string;
+  /**
+   * The private key of `cert`, PEM.
+   *
+   * @default {undefined} plain TCP
+   */
+  key?: string;
   /**
    * The interface to listen on.
    *
@@ -88,4 +125,96 @@ export interface TcpConnectOptions {
   hostname?: string;
   /** The port to connect to. */
   port: number;
+  /**
+   * Speak TLS: the connect functions resolve once the TLS handshake is done
+   * and the server's certificate verified (they reject otherwise).
+   *
+   * @default {undefined} plain TCP
+   */
+  tls?: TlsConnectOptions;
+}
+
+/** The TLS part of {@linkcode TcpConnectOptions}. */
+export interface TlsConnectOptions {
+  /**
+   * Certificates (PEM) trusted as roots in addition to the runtime's
+   * default ones: a private CA, or a self-signed server certificate.
+   *
+   * @default {undefined} only the runtime's default roots
+   */
+  caCerts?: string[];
+  /**
+   * The name sent in SNI and checked against the server's certificate.
+   *
+   * @default {hostname}
+   */
+  serverName?: string;
+}
+
+/**
+ * Opens a TCP (or, with `tls`, TLS) connection with the transport of the
+ * runtime it runs on: {@linkcode connectDeno} on Deno,
+ * {@linkcode connectBun} on Bun, {@linkcode connectNode} elsewhere.
+ *
+ * @param options Where to connect, and the TLS settings.
+ * @returns The connection as a pair of byte streams.
+ * @throws {Error} The connection error, such as a refused connection or a
+ * certificate that does not verify.
+ *
+ * @example Connect to a local listener on any runtime
+ * ```ts
+ * import { connectTcp, listenTcp } from "@wstream/wstream";
+ * import assert from "node:assert/strict";
+ *
+ * const listener = listenTcp({ port: 0 }, (connection) => connection.close());
+ * const client = await connectTcp({ port: listener.addr.port });
+ * const { done } = await client.readable.getReader().read();
+ * assert.equal(done, true); // The server closed it.
+ * client.close();
+ * listener.close();
+ * await listener.closed;
+ * ```
+ */
+export function connectTcp(options: TcpConnectOptions): Promise<TcpConnection> {
+  if (getDeno() !== undefined) return connectDeno(options);
+  if (getBun() !== undefined) return connectBun(options);
+  return connectNode(options);
+}
+
+/**
+ * Listens for TCP (or, with `cert` and `key`, TLS) connections with the
+ * transport of the runtime it runs on: {@linkcode listenDeno} on Deno,
+ * {@linkcode listenBun} on Bun, {@linkcode listenNode} elsewhere.
+ *
+ * @param options Where to listen, and the TLS certificate.
+ * @param onConnection Called once per accepted connection; it owns the
+ * connection and must close it.
+ * @returns The listener; its `addr.port` is the actual port.
+ * @throws {TypeError} If only one of `cert` and `key` is given.
+ * @throws {Error} The listen error, such as "address in use".
+ *
+ * @example Echo bytes on an ephemeral port
+ * ```ts
+ * import { connectTcp, listenTcp } from "@wstream/wstream";
+ * import assert from "node:assert/strict";
+ *
+ * const listener = listenTcp({ port: 0 }, (connection) => {
+ *   connection.readable.pipeTo(connection.writable).catch(() => {});
+ * });
+ * const client = await connectTcp({ port: listener.addr.port });
+ * await client.writable.getWriter().write(new Uint8Array([1, 2]));
+ * const { value } = await client.readable.getReader().read();
+ * assert.deepEqual(value, new Uint8Array([1, 2]));
+ * client.close();
+ * listener.close();
+ * await listener.closed;
+ * ```
+ */
+export function listenTcp(
+  options: TcpListenOptions,
+  onConnection: (connection: TcpConnection) => void,
+): TcpListener {
+  if (getDeno() !== undefined) return listenDeno(options, onConnection);
+  if (getBun() !== undefined) return listenBun(options, onConnection);
+  return listenNode(options, onConnection);
 }

@@ -1,67 +1,45 @@
 /**
- * wstream's server against the runtime's own WebSocket client
- * (`globalThis.WebSocket` of Deno or Bun).
+ * wstream's server (`serve` + `upgrade`) against the runtime's own
+ * WebSocket client (`globalThis.WebSocket` of Deno, Bun or Node).
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { serve } from "../../lib/serve.ts";
-import type { Server } from "../../lib/serve.ts";
-import { upgrade } from "../../lib/upgrade.ts";
-import type { WebSocketConnection } from "../../lib/websocket_connection.ts";
-import { getBun, getDeno } from "../../lib/transports/_runtime_types.ts";
-import { connectBun } from "../../lib/transports/bun.ts";
-import { connectDeno } from "../../lib/transports/deno.ts";
-import type { TcpConnection } from "../../lib/transports/deno.ts";
+import net from "node:net";
+import {
+  assertConcurrentLogs,
+  bytes,
+  CONCURRENT_CONNECTIONS,
+  concurrentMessage,
+  Inbox,
+  isOpen,
+  largeText,
+  MESSAGES_PER_CONNECTION,
+  openSilentPeer,
+  SERVE_SKIP,
+  sleep,
+  startEchoServer,
+  TEST_TIMEOUT,
+  timeout,
+} from "./_interop_utils.ts";
+import type { EchoServer, EchoServerOptions } from "./_interop_utils.ts";
 
-/** wstream's server runs on Deno and Bun only, for now. */
-const SKIP = getDeno() === undefined && getBun() === undefined
-  ? "serve() needs Deno or Bun"
-  : false;
-const TEST_TIMEOUT = 20_000;
-
-function timeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`Timed out: ${what}`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
-/** An echo server that records each server-side socket. */
-function startEcho(): { server: Server; sockets: WebSocketConnection[] } {
-  const sockets: WebSocketConnection[] = [];
-  const server = serve({ port: 0, hostname: "127.0.0.1" }, async (request) => {
-    const { response, socket } = await upgrade(request);
-    if (socket === null) return response;
-    sockets.push(socket);
-    socket.opened.then(async ({ readable, writable }) => {
-      const writer = writable.getWriter();
-      for await (const message of readable) await writer.write(message);
-    }).catch(() => {});
-    return response;
-  });
-  return { server, sockets };
-}
+const SKIP = SERVE_SKIP ||
+  (typeof WebSocket === "undefined" ? "no global WebSocket" : false);
 
 interface NativeClient {
   ws: WebSocket;
+  messages: Inbox<string | Uint8Array>;
   opened: Promise<void>;
-  next(): Promise<string | ArrayBuffer>;
-  closed: Promise<CloseEvent>;
+  closed: Promise<{ code: number; reason: string; wasClean: boolean }>;
 }
 
-function openNative(port: number): NativeClient {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/echo`);
+function openNative(url: string): NativeClient {
+  const ws = new WebSocket(url);
   ws.binaryType = "arraybuffer";
-  const received: (string | ArrayBuffer)[] = [];
-  const waiting: ((message: string | ArrayBuffer) => void)[] = [];
+  const messages = new Inbox<string | Uint8Array>("a native client message");
   ws.addEventListener("message", (event) => {
     const data = event.data as string | ArrayBuffer;
-    const waiter = waiting.shift();
-    if (waiter !== undefined) waiter(data);
-    else received.push(data);
+    messages.push(typeof data === "string" ? data : new Uint8Array(data));
   });
   const opened = new Promise<void>((resolve, reject) => {
     ws.addEventListener("open", () => resolve(), { once: true });
@@ -70,71 +48,35 @@ function openNative(port: number): NativeClient {
     });
   });
   opened.catch(() => {});
-  const closed = new Promise<CloseEvent>((resolve) => {
-    ws.addEventListener("close", (event) => resolve(event as CloseEvent), {
-      once: true,
-    });
+  const closed = new Promise<
+    { code: number; reason: string; wasClean: boolean }
+  >((resolve) => {
+    ws.addEventListener("close", (event) => {
+      const { code, reason, wasClean } = event as CloseEvent;
+      resolve({ code, reason, wasClean });
+    }, { once: true });
   });
-  return {
-    ws,
-    opened,
-    closed,
-    next(): Promise<string | ArrayBuffer> {
-      const message = received.shift();
-      if (message !== undefined) return Promise.resolve(message);
-      return timeout(
-        new Promise((resolve) => waiting.push(resolve)),
-        10_000,
-        "an echoed message",
-      );
-    },
-  };
+  return { ws, messages, opened, closed };
 }
 
-/** Runs `body` against a fresh echo server and native client, then cleans up. */
-async function withEcho(
-  body: (
-    client: NativeClient,
-    sockets: WebSocketConnection[],
-    server: Server,
-  ) => Promise<void>,
+/** Runs `body` with a fresh wstream echo server and an open native client. */
+async function withClient(
+  body: (client: NativeClient, echo: EchoServer) => Promise<void>,
+  options: EchoServerOptions = {},
 ): Promise<void> {
-  const { server, sockets } = startEcho();
+  const echo = await startEchoServer(options);
   let client: NativeClient | undefined;
   try {
-    client = openNative(server.addr.port);
+    client = openNative(`${echo.url}/echo`);
     await timeout(client.opened, 5000, "open");
-    await body(client, sockets, server);
+    await body(client, echo);
   } finally {
     if (client !== undefined && client.ws.readyState !== WebSocket.CLOSED) {
       client.ws.close();
       await timeout(client.closed, 5000, "client close").catch(() => {});
     }
-    await server.shutdown();
-    await timeout(
-      Promise.all(sockets.map((socket) => socket.closed)),
-      7000,
-      "server sockets closed",
-    );
+    await echo.close();
   }
-}
-
-function bytes(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-
-function connectTcp(port: number): Promise<TcpConnection> {
-  return getDeno() !== undefined
-    ? connectDeno({ hostname: "127.0.0.1", port })
-    : connectBun({ hostname: "127.0.0.1", port });
 }
 
 describe("wstream server with the native WebSocket client", {
@@ -142,122 +84,194 @@ describe("wstream server with the native WebSocket client", {
   skip: SKIP,
 }, () => {
   it("echoes text, binary and empty messages with their types", async () => {
-    await withEcho(async (client) => {
+    await withClient(async (client, echo) => {
       client.ws.send("hello ✓");
       client.ws.send(new Uint8Array([0, 1, 2, 255]));
       client.ws.send("");
       client.ws.send(new Uint8Array(0));
-      assert.equal(await client.next(), "hello ✓");
+      assert.equal(await client.messages.next(), "hello ✓");
       assert.deepEqual(
-        new Uint8Array(await client.next() as ArrayBuffer),
+        await client.messages.next(),
         new Uint8Array([0, 1, 2, 255]),
       );
-      assert.equal(await client.next(), "");
-      const empty = await client.next();
-      assert.ok(empty instanceof ArrayBuffer, "an empty binary message");
-      assert.equal(empty.byteLength, 0);
+      assert.equal(await client.messages.next(), "");
+      assert.deepEqual(await client.messages.next(), new Uint8Array(0));
+      assert.deepEqual(echo.received[0], [
+        "hello ✓",
+        new Uint8Array([0, 1, 2, 255]),
+        "",
+        new Uint8Array(0),
+      ]);
     });
   });
 
   it("echoes a 1 MiB binary message and a 1 MiB text message", async () => {
-    await withEcho(async (client) => {
+    await withClient(async (client) => {
       const binary = bytes(1 << 20, 42);
-      const text = "wstream ✓ €𝄞 ".repeat(1 << 16).slice(0, 1 << 20);
+      const text = largeText();
       client.ws.send(binary);
       client.ws.send(text);
-      assert.deepEqual(
-        new Uint8Array(await client.next() as ArrayBuffer),
-        binary,
-      );
-      assert.equal(await client.next(), text);
+      assert.deepEqual(await client.messages.next(), binary);
+      assert.ok(await client.messages.next() === text, "the 1 MiB text");
     });
   });
 
-  it("echoes many messages in order", async () => {
-    await withEcho(async (client) => {
+  it("echoes 200 mixed messages on one connection in order", async () => {
+    await withClient(async (client) => {
       const count = 200;
       for (let i = 0; i < count; i++) {
         if (i % 2 === 0) client.ws.send(`message ${i}`);
         else client.ws.send(bytes(i * 37, i));
       }
       for (let i = 0; i < count; i++) {
-        const message = await client.next();
-        if (i % 2 === 0) assert.equal(message, `message ${i}`);
-        else {assert.deepEqual(
-            new Uint8Array(message as ArrayBuffer),
-            bytes(i * 37, i),
-          );}
+        assert.deepEqual(
+          await client.messages.next(),
+          i % 2 === 0 ? `message ${i}` : bytes(i * 37, i),
+        );
       }
     });
   });
 
+  it(
+    `echoes ${CONCURRENT_CONNECTIONS} concurrent connections × ${MESSAGES_PER_CONNECTION} messages in order`,
+    async () => {
+      const echo = await startEchoServer();
+      const clients: NativeClient[] = [];
+      try {
+        for (let c = 0; c < CONCURRENT_CONNECTIONS; c++) {
+          clients.push(openNative(`${echo.url}/c${c}`));
+        }
+        await timeout(
+          Promise.all(clients.map((client) => client.opened)),
+          10_000,
+          "all native clients open",
+        );
+        const encoder = new TextEncoder();
+        await Promise.all(clients.map(async (client, c) => {
+          for (let i = 0; i < MESSAGES_PER_CONNECTION; i++) {
+            const text = concurrentMessage(c, i);
+            client.ws.send(i % 10 === 9 ? encoder.encode(text) : text);
+          }
+          for (let i = 0; i < MESSAGES_PER_CONNECTION; i++) {
+            const text = concurrentMessage(c, i);
+            assert.deepEqual(
+              await client.messages.next(),
+              i % 10 === 9 ? encoder.encode(text) : text,
+            );
+          }
+          client.ws.close(1000, `done ${c}`);
+          const info = await timeout(client.closed, 5000, "close");
+          assert.deepEqual(info, {
+            code: 1000,
+            reason: `done ${c}`,
+            wasClean: true,
+          });
+        }));
+        await assertConcurrentLogs(echo);
+      } finally {
+        for (const client of clients) client.ws.close();
+        await echo.close();
+      }
+    },
+  );
+
+  it("keeps a connection whose peer answers keepalive pings, with pingInterval", async () => {
+    await withClient(async (client, echo) => {
+      const socket = await echo.socket(0);
+      // The control: a peer that never answers is dropped, so pings are
+      // really sent and enforced.
+      const control = await openSilentPeer(echo.port);
+      try {
+        // The client sends nothing: only its pongs keep it alive.
+        await sleep(1000);
+        const silent = await echo.socket(1);
+        assert.deepEqual(
+          await timeout(silent.closed, 5000, "control dropped"),
+          { closeCode: 1006, reason: "" },
+        );
+        assert.equal(await isOpen(socket), true, "the server kept it open");
+        assert.equal(client.ws.readyState, WebSocket.OPEN);
+        client.ws.close(1000);
+        const info = await timeout(socket.closed, 5000, "closed");
+        assert.equal(info.closeCode, 1000);
+      } finally {
+        control.close();
+      }
+    }, { upgrade: { pingInterval: 100, pongTimeout: 400 } });
+  });
+
   it("completes a close started by the client with 4000 and a reason", async () => {
-    await withEcho(async (client, sockets) => {
+    await withClient(async (client, echo) => {
       client.ws.send("before close");
-      assert.equal(await client.next(), "before close");
-      client.ws.close(4000, "bye");
-      const event = await timeout(client.closed, 5000, "client close event");
-      assert.equal(event.code, 4000);
-      assert.equal(event.reason, "bye");
-      assert.equal(event.wasClean, true);
-      const [socket] = sockets;
-      assert.ok(socket !== undefined);
-      assert.deepEqual(
-        await timeout(socket.closed, 5000, "server closed"),
-        { closeCode: 4000, reason: "bye" },
-      );
+      assert.equal(await client.messages.next(), "before close");
+      client.ws.close(4000, "bye ✓");
+      assert.deepEqual(await timeout(client.closed, 5000, "close event"), {
+        code: 4000,
+        reason: "bye ✓",
+        wasClean: true,
+      });
+      const socket = await echo.socket(0);
+      assert.deepEqual(await timeout(socket.closed, 5000, "server closed"), {
+        closeCode: 4000,
+        reason: "bye ✓",
+      });
     });
   });
 
   it("completes a close started by the server with 1001 and a reason", async () => {
-    await withEcho(async (client, sockets) => {
-      client.ws.send("ping");
-      assert.equal(await client.next(), "ping");
-      const [socket] = sockets;
-      assert.ok(socket !== undefined);
+    await withClient(async (client, echo) => {
+      const socket = await echo.socket(0);
       socket.close({ closeCode: 1001, reason: "server going away" });
-      const event = await timeout(client.closed, 5000, "client close event");
-      assert.equal(event.code, 1001);
-      assert.equal(event.reason, "server going away");
-      assert.equal(event.wasClean, true);
+      assert.deepEqual(await timeout(client.closed, 5000, "close event"), {
+        code: 1001,
+        reason: "server going away",
+        wasClean: true,
+      });
+      // `closed` reports the close frame the client echoed: Deno's and
+      // Bun's clients echo the reason, Node's (undici) only the code.
       const info = await timeout(socket.closed, 5000, "server closed");
       assert.equal(info.closeCode, 1001);
+      assert.ok(
+        info.reason === "server going away" || info.reason === "",
+        `reason ${JSON.stringify(info.reason)}`,
+      );
     });
   });
 
   it("reports 1006 on the server when the TCP connection drops", async () => {
-    const { server, sockets } = startEcho();
-    let connection: TcpConnection | undefined;
+    // The native client cannot drop TCP, so a raw socket upgrades and
+    // disappears without a close frame.
+    const echo = await startEchoServer();
+    const connection = net.connect({ host: "127.0.0.1", port: echo.port });
+    connection.on("error", () => {});
     try {
-      connection = await connectTcp(server.addr.port);
-      const writer = connection.writable.getWriter();
-      await writer.write(
-        new TextEncoder().encode(
-          "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n" +
-            "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n" +
-            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
-        ),
+      const head = await timeout(
+        new Promise<string>((resolve, reject) => {
+          let text = "";
+          connection.on("data", (chunk: Uint8Array) => {
+            text += new TextDecoder().decode(chunk);
+            if (text.includes("\r\n\r\n")) resolve(text);
+          });
+          connection.on("close", () => reject(new Error(`EOF after ${text}`)));
+          connection.write(
+            "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n" +
+              "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n" +
+              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+          );
+        }),
+        5000,
+        "101",
       );
-      writer.releaseLock();
-      const reader = connection.readable.getReader();
-      let head = "";
-      while (!head.includes("\r\n\r\n")) {
-        const { done, value } = await timeout(reader.read(), 5000, "101");
-        assert.equal(done, false, `EOF after ${JSON.stringify(head)}`);
-        head += new TextDecoder().decode(value);
-      }
       assert.match(head, /^HTTP\/1\.1 101 Switching Protocols\r\n/);
-      reader.releaseLock();
-      connection.close(); // No close frame: an abnormal closure.
-      const [socket] = sockets;
-      assert.ok(socket !== undefined);
-      assert.deepEqual(
-        await timeout(socket.closed, 5000, "server closed"),
-        { closeCode: 1006, reason: "" },
-      );
+      connection.destroy(); // No close frame: an abnormal closure.
+      const socket = await echo.socket(0);
+      assert.deepEqual(await timeout(socket.closed, 5000, "server closed"), {
+        closeCode: 1006,
+        reason: "",
+      });
     } finally {
-      connection?.close();
-      await server.shutdown();
+      connection.destroy();
+      await echo.close();
     }
   });
 });

@@ -1,0 +1,487 @@
+/**
+ * The Node TCP transport: `node:net` / `node:tls` sockets as
+ * {@linkcode TcpConnection}s (byte stream pairs). It is `serve()`'s
+ * transport on Node, and it wraps the sockets of the `node:http` `upgrade`
+ * event on every runtime (Node, Deno and Bun all have `node:http`).
+ *
+ * Node pushes received data as `data` events; this transport turns the push
+ * into a pull-based `ReadableStream` with real backpressure, like the Bun
+ * transport: chunks are queued (each a fresh buffer of its own, as Node
+ * hands them out) and once the queue holds `highWaterMark` bytes the socket
+ * is paused (`socket.pause()`; Node then stops reading the kernel once its
+ * own buffer is full, so the peer's TCP window closes) until the consumer
+ * pulls again (`socket.resume()`). A write resolves in the callback of
+ * `socket.write()`, which Node runs once the bytes were handed to the
+ * kernel, so awaiting writes is backpressure.
+ *
+ * @module
+ */
+
+import * as net from "node:net";
+import * as tls from "node:tls";
+import type { NodeSocketLike } from "./_runtime_types.ts";
+import {
+  LINGER_BYTES,
+  LINGER_TIME,
+  socketClosedError,
+  tlsCertificate,
+} from "./_stream_socket.ts";
+import type {
+  NetAddr,
+  TcpConnection,
+  TcpConnectOptions,
+  TcpListener,
+  TcpListenOptions,
+} from "./tcp.ts";
+
+export type { NodeSocketLike } from "./_runtime_types.ts";
+export type {
+  NetAddr,
+  TcpConnection,
+  TcpConnectOptions,
+  TcpListener,
+  TcpListenOptions,
+} from "./tcp.ts";
+
+/** Receive-side buffering of the Node transport. */
+export interface NodeReadOptions {
+  /**
+   * Bytes queued in the readable before the socket is paused.
+   *
+   * @default {65536}
+   */
+  highWaterMark?: number;
+}
+
+/** Options of {@linkcode listenNode}. */
+export interface NodeListenOptions extends TcpListenOptions {
+  /**
+   * With TLS, how long in milliseconds a client has to complete the TLS
+   * handshake; connections are handed over only after it (`node:tls`
+   * emits `secureConnection` then).
+   *
+   * @default {10000}
+   */
+  tlsHandshakeTimeout?: number;
+}
+
+const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
+const DEFAULT_TLS_HANDSHAKE_TIMEOUT = 10_000;
+
+/** The state behind one wrapped socket. */
+class NodeSocketState {
+  readonly connection: TcpConnection;
+  #socket: NodeSocketLike;
+  #controller!: ReadableStreamDefaultController<Uint8Array>;
+  #paused = false;
+  #closed = false;
+  #halfClosed = false;
+  #eof = false;
+  #readableDone = false;
+  #lingered = 0;
+  #lingerTimer: ReturnType<typeof setTimeout> | undefined;
+  #lingering: PromiseWithResolvers<void> | null = null;
+  #socketClosed: PromiseWithResolvers<void> = Promise.withResolvers<void>();
+  #writes = new Set<(error: Error) => void>();
+
+  constructor(socket: NodeSocketLike, highWaterMark: number) {
+    this.#socket = socket;
+    try {
+      socket.setNoDelay?.(true);
+    } catch {
+      // Not fatal: Nagle only delays small writes.
+    }
+    const readable = new ReadableStream<Uint8Array>({
+      start: (controller): void => {
+        this.#controller = controller;
+      },
+      pull: (): void => {
+        if (this.#paused && !this.#closed) {
+          this.#paused = false;
+          this.#socket.resume();
+        }
+      },
+      cancel: (): Promise<void> | void => {
+        this.#readableDone = true;
+        if (this.#halfClosed && !this.#closed) return this.#linger();
+        this.close();
+      },
+    }, {
+      highWaterMark,
+      size: (chunk): number => chunk.byteLength,
+    });
+    const writable = new WritableStream<Uint8Array>({
+      write: (chunk): Promise<void> => this.#write(chunk),
+      close: (): void => this.#closeWrite(),
+      abort: (): void => this.close(),
+    });
+    // Addresses are read when asked for: each is a system call.
+    let localAddr: NetAddr | undefined;
+    let remoteAddr: NetAddr | undefined;
+    this.connection = {
+      readable,
+      writable,
+      get localAddr(): NetAddr {
+        return localAddr ??= {
+          hostname: socket.localAddress ?? "",
+          port: socket.localPort ?? 0,
+        };
+      },
+      get remoteAddr(): NetAddr {
+        return remoteAddr ??= {
+          hostname: socket.remoteAddress ?? "",
+          port: socket.remotePort ?? 0,
+        };
+      },
+      closed: this.#socketClosed.promise,
+      close: (): void => this.close(),
+    };
+    socket.on("data", (chunk) => this.#onData(chunk));
+    socket.on("end", () => this.#onEnd());
+    socket.on("error", (error) => this.#endReadable(error));
+    socket.on("close", () => {
+      this.#closed = true;
+      this.#finish(undefined);
+    });
+    if (socket.destroyed) this.close();
+  }
+
+  #onData(chunk: Uint8Array): void {
+    if (this.#readableDone) {
+      // Lingering (or cancelled): discard, within bounds.
+      this.#lingered += chunk.byteLength;
+      if (this.#lingered > LINGER_BYTES) this.close();
+      return;
+    }
+    // Node hands out a fresh buffer per read; a view into a larger buffer
+    // may be a pool shared with other sockets, so copy that.
+    const fresh = chunk.byteOffset === 0 &&
+        chunk.buffer.byteLength === chunk.byteLength
+      ? new Uint8Array(chunk.buffer, 0, chunk.byteLength)
+      : new Uint8Array(chunk); // A plain copy: Buffer#slice would be a view.
+    this.#controller.enqueue(fresh);
+    if ((this.#controller.desiredSize ?? 0) <= 0 && !this.#paused) {
+      this.#paused = true;
+      this.#socket.pause();
+    }
+  }
+
+  #onEnd(): void {
+    this.#eof = true;
+    this.#endReadable(undefined);
+    if (this.#halfClosed) this.close();
+  }
+
+  /** Closes the socket now. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#finish(undefined);
+    try {
+      this.#socket.destroy();
+    } catch {
+      // Already destroyed.
+    }
+  }
+
+  #finish(error: Error | undefined): void {
+    clearTimeout(this.#lingerTimer);
+    this.#socketClosed.resolve();
+    this.#endReadable(error);
+    if (this.#writes.size > 0) {
+      const failure = error ?? socketClosedError(); // Stack traces cost.
+      for (const reject of this.#writes) reject(failure);
+      this.#writes.clear();
+    }
+    this.#lingering?.resolve();
+  }
+
+  /** Closing `writable`: send FIN, keep reading (lingering close). */
+  #closeWrite(): void {
+    if (this.#closed || this.#halfClosed) return;
+    this.#halfClosed = true;
+    if (this.#eof) {
+      this.#socket.end(); // Flushes, then Node destroys the socket.
+      this.#lingerTimer = setTimeout(() => this.close(), LINGER_TIME);
+      return;
+    }
+    this.#lingerTimer = setTimeout(() => this.close(), LINGER_TIME);
+    try {
+      this.#socket.end();
+    } catch {
+      this.close();
+    }
+  }
+
+  /** Cancelling `readable` after closing `writable`: wait for the peer. */
+  #linger(): Promise<void> {
+    this.#lingering ??= Promise.withResolvers<void>();
+    if (this.#paused) {
+      this.#paused = false;
+      this.#socket.resume();
+    }
+    return this.#lingering.promise;
+  }
+
+  #endReadable(error: Error | undefined): void {
+    if (this.#readableDone) return;
+    this.#readableDone = true;
+    try {
+      if (error === undefined) this.#controller.close();
+      else this.#controller.error(error);
+    } catch {
+      // Cancelled meanwhile.
+    }
+  }
+
+  #write(chunk: Uint8Array): Promise<void> {
+    if (this.#closed || this.#halfClosed || this.#socket.destroyed) {
+      return Promise.reject(socketClosedError());
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.#writes.add(reject);
+      this.#socket.write(chunk, (error) => {
+        this.#writes.delete(reject);
+        if (error === undefined || error === null) {
+          resolve();
+        } else {
+          reject(error);
+          this.close();
+        }
+      });
+    });
+  }
+}
+
+function checkHighWaterMark(options: NodeReadOptions): number {
+  const highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
+  if (!Number.isSafeInteger(highWaterMark) || highWaterMark < 1) {
+    throw new RangeError(
+      `Invalid highWaterMark ${highWaterMark}: pass a positive integer`,
+    );
+  }
+  return highWaterMark;
+}
+
+/**
+ * Wraps a connected `node:net` socket (or `node:tls` socket) as a
+ * {@linkcode TcpConnection}.
+ *
+ * For the lingering close to work, the socket must allow half-open
+ * connections (`allowHalfOpen: true`, as `node:http` servers and
+ * {@linkcode listenNode} / {@linkcode connectNode} sockets do); otherwise
+ * Node ends our side as soon as the peer sends FIN.
+ *
+ * @param socket A connected socket. The returned object owns it from now
+ * on: nothing else may read it, write it or listen to its `data` event.
+ * @param options Receive-side buffering.
+ * @returns The connection as a pair of byte streams.
+ * @throws {RangeError} If `highWaterMark` is not a positive integer.
+ *
+ * @example Wrap a socket accepted by node:net
+ * ```ts
+ * import { connectNode, nodeConnection } from "@wstream/wstream";
+ * import * as net from "node:net";
+ * import assert from "node:assert/strict";
+ *
+ * const received = Promise.withResolvers<Uint8Array | undefined>();
+ * const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+ *   const connection = nodeConnection(socket);
+ *   connection.readable.getReader().read().then(({ value }) => {
+ *     received.resolve(value);
+ *     connection.close();
+ *   });
+ * });
+ * await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+ * const { port } = server.address() as net.AddressInfo;
+ * const client = await connectNode({ port });
+ * await client.writable.getWriter().write(new Uint8Array([7]));
+ * assert.deepEqual(await received.promise, new Uint8Array([7]));
+ * client.close();
+ * server.close();
+ * ```
+ */
+export function nodeConnection(
+  socket: NodeSocketLike,
+  options: NodeReadOptions = {},
+): TcpConnection {
+  return new NodeSocketState(socket, checkHighWaterMark(options)).connection;
+}
+
+/**
+ * Listens for TCP connections with `node:net` (TLS with `node:tls` when
+ * `cert` and `key` are given) and hands each one, as a
+ * {@linkcode TcpConnection}, to `onConnection`. A TLS connection is handed
+ * over once its handshake completed, which must take less than
+ * `tlsHandshakeTimeout`.
+ *
+ * Node binds the port asynchronously: `addr` holds the requested address
+ * until `listening` resolves with the actual one (port 0 is then replaced by
+ * the chosen port). A listen error (such as `EADDRINUSE`) rejects
+ * `listening` and `closed`.
+ *
+ * @param options Where to listen, and the TLS certificate.
+ * @param onConnection Called once per accepted connection; it owns the
+ * connection and must close it.
+ * @param readOptions Receive-side buffering of the accepted connections.
+ * @returns The listener.
+ * @throws {TypeError} If only one of `cert` and `key` is given.
+ * @throws {RangeError} If `highWaterMark` is not a positive integer.
+ * @throws {Error} The error of `tls.createServer`, such as an invalid key.
+ *
+ * @example Accept connections on an ephemeral port
+ * ```ts
+ * import { listenNode } from "@wstream/wstream";
+ *
+ * const listener = listenNode({ port: 0 }, (connection) => connection.close());
+ * const addr = await listener.listening;
+ * console.log(`listening on ${addr.port}`);
+ * listener.close();
+ * await listener.closed;
+ * ```
+ */
+export function listenNode(
+  options: NodeListenOptions,
+  onConnection: (connection: TcpConnection) => void,
+  readOptions: NodeReadOptions = {},
+): TcpListener {
+  const certificate = tlsCertificate(options);
+  checkHighWaterMark(readOptions);
+  const hostname = options.hostname ?? "127.0.0.1";
+  const port = options.port ?? 0;
+  const accept = (socket: net.Socket): void => {
+    onConnection(nodeConnection(socket, readOptions));
+  };
+  const server: net.Server = certificate === null
+    ? net.createServer({ allowHalfOpen: true, noDelay: true }, accept)
+    : tls.createServer({
+      ...certificate,
+      allowHalfOpen: true,
+      handshakeTimeout: options.tlsHandshakeTimeout ??
+        DEFAULT_TLS_HANDSHAKE_TIMEOUT,
+    }, accept);
+  // A failed TLS handshake is the client's problem: no crash, no noise.
+  server.on("tlsClientError", () => {});
+  let addr: NetAddr = { hostname, port };
+  let bound = false;
+  let stopped = false;
+  const listening = Promise.withResolvers<NetAddr>();
+  const closed = Promise.withResolvers<void>();
+  listening.promise.catch(() => {});
+  closed.promise.catch(() => {});
+  server.on("error", (error: Error & { code?: string }) => {
+    if (bound && /^(EMFILE|ENFILE|ECONNABORTED)$/.test(error.code ?? "")) {
+      return; // Out of descriptors and the like: Node keeps listening.
+    }
+    stopped = true;
+    server.close();
+    listening.reject(error);
+    closed.reject(error);
+  });
+  server.listen({ host: hostname, port }, () => {
+    if (stopped) {
+      server.close(); // Closed while Node was still resolving the address.
+      return;
+    }
+    const address = server.address();
+    if (address !== null && typeof address === "object") {
+      addr = { hostname: address.address, port: address.port };
+    }
+    bound = true;
+    listening.resolve({ ...addr });
+  });
+  return {
+    get addr(): NetAddr {
+      return addr;
+    },
+    listening: listening.promise,
+    closed: closed.promise,
+    close(): void {
+      if (stopped) return;
+      stopped = true;
+      server.close();
+      listening.reject(new Error("The listener was closed before listening"));
+      closed.resolve();
+    },
+  };
+}
+
+/**
+ * Opens a TCP connection with `net.connect`, or with `tls` a TLS one with
+ * `tls.connect`, which resolves once the handshake completed and the
+ * server's certificate verified. `caCerts` are trusted in addition to
+ * Node's default roots (`tls.rootCertificates`), as on Deno.
+ *
+ * @param options Where to connect, and the TLS settings.
+ * @param readOptions Receive-side buffering.
+ * @returns The connection as a pair of byte streams.
+ * @throws {RangeError} If `highWaterMark` is not a positive integer.
+ * @throws {Error} The connection error, such as `ECONNREFUSED`, or the
+ * TLS handshake's, such as `DEPTH_ZERO_SELF_SIGNED_CERT`.
+ *
+ * @example Connect to a local listener and send bytes
+ * ```ts
+ * import { connectNode, listenNode } from "@wstream/wstream";
+ * import assert from "node:assert/strict";
+ *
+ * const received = Promise.withResolvers<Uint8Array>();
+ * const listener = listenNode({ port: 0 }, async (connection) => {
+ *   const { value } = await connection.readable.getReader().read();
+ *   received.resolve(value ?? new Uint8Array());
+ *   connection.close();
+ * });
+ * const { port } = await listener.listening;
+ * const client = await connectNode({ port });
+ * await client.writable.getWriter().write(new Uint8Array([1, 2, 3]));
+ * assert.deepEqual(await received.promise, new Uint8Array([1, 2, 3]));
+ * client.close();
+ * listener.close();
+ * ```
+ */
+export function connectNode(
+  options: TcpConnectOptions,
+  readOptions: NodeReadOptions = {},
+): Promise<TcpConnection> {
+  try {
+    checkHighWaterMark(readOptions);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  const host = options.hostname ?? "127.0.0.1";
+  const secure = options.tls;
+  return new Promise<TcpConnection>((resolve, reject) => {
+    let socket: net.Socket;
+    if (secure === undefined) {
+      socket = net.connect({
+        host,
+        port: options.port,
+        allowHalfOpen: true,
+        noDelay: true,
+      });
+    } else {
+      // `allowHalfOpen` is honoured by tls.connect, though not in its types.
+      const tlsOptions: tls.ConnectionOptions & { allowHalfOpen: boolean } = {
+        host,
+        port: options.port,
+        allowHalfOpen: true,
+        rejectUnauthorized: true,
+      };
+      if (secure.serverName !== undefined) {
+        tlsOptions.servername = secure.serverName;
+      }
+      if (secure.caCerts !== undefined) {
+        tlsOptions.ca = [...tls.rootCertificates, ...secure.caCerts];
+      }
+      socket = tls.connect(tlsOptions);
+    }
+    const onError = (error: Error): void => {
+      socket.destroy();
+      reject(error);
+    };
+    socket.once("error", onError);
+    socket.once(secure === undefined ? "connect" : "secureConnect", () => {
+      socket.removeListener("error", onError);
+      resolve(nodeConnection(socket, readOptions));
+    });
+  });
+}
