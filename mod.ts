@@ -6,12 +6,17 @@
  *   {@linkcode FrameEncoder}, {@linkcode Protocol}, and the handshake
  *   functions {@linkcode acceptKey}, {@linkcode answerUpgrade},
  *   {@linkcode createClientHandshake}, {@linkcode verifyServerHandshake}.
- * - {@linkcode WebSocketConnection} runs a connection over any pair of byte
- *   streams, shaped like the WHATWG `WebSocketStream`.
+ * - Every socket has the WHATWG `WebSocketStream` shape
+ *   ({@linkcode WebSocketStreamLike}); {@linkcode WebSocketConnection} runs
+ *   one over any pair of byte streams.
+ * - {@linkcode upgrade} turns a `Request` into a socket in wstream's own
+ *   {@linkcode serve} (Deno, Bun, Node; TCP or TLS), in `Deno.serve`, in
+ *   `Bun.serve` (with {@linkcode bunServeOptions}) and in `node:http` (with
+ *   {@linkcode attachToNodeServer}): one handler for all four.
+ * - {@linkcode connect} and {@linkcode WebSocketStream} are the client, over
+ *   `ws://` and `wss://`.
  * - {@linkcode FrameDecoderStream} and {@linkcode FrameEncoderStream} are
  *   `TransformStream`s for composing your own pipelines.
- * - {@linkcode serve} and {@linkcode upgrade} run a WebSocket server on Deno
- *   and Bun over raw TCP.
  *
  * @example An echo server
  * ```ts ignore
