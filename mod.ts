@@ -45,6 +45,7 @@ export * from "./lib/frame_parser.ts";
 export * from "./lib/frame_streams.ts";
 export * from "./lib/handshake.ts";
 export * from "./lib/http_head.ts";
+export * from "./lib/keepalive.ts";
 export * from "./lib/http_response_head.ts";
 export * from "./lib/mask.ts";
 export * from "./lib/native_bun.ts";

@@ -10,6 +10,7 @@
  * @module
  */
 
+import { KeepaliveMonitor } from "./keepalive.ts";
 import { CloseCode, encodeCloseBody } from "./close_code.ts";
 import { WebSocketError } from "./errors.ts";
 import type { ServerConnectionDefaults } from "./transports/_stream_socket.ts";
@@ -188,8 +189,7 @@ export class NativeSocket {
   #drainTimer: ReturnType<typeof setTimeout> | undefined;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
   #keepaliveTimer: ReturnType<typeof setInterval> | undefined;
-  #lastReceived = 0;
-  #pingSentAt = -1;
+  #keepalive: KeepaliveMonitor | null = null;
 
   /**
    * Creates the socket; it opens when the runtime calls `open()`.
@@ -281,7 +281,7 @@ export class NativeSocket {
    */
   receive(message: WebSocketMessage): void {
     if (this.#messagesDone || this.#failure !== null || this.#settled) return;
-    this.#lastReceived = Date.now();
+    this.#keepalive?.received(Date.now());
     const maxMessageSize = this.#options.maxMessageSize;
     if (
       (typeof message === "string" ? utf8Length(message) : message.length) >
@@ -311,7 +311,7 @@ export class NativeSocket {
 
   /** Something other than a message arrived (a ping or a pong). */
   activity(): void {
-    this.#lastReceived = Date.now();
+    this.#keepalive?.received(Date.now());
   }
 
   /** The runtime's send buffer shrank: a waiting write may go on. */
@@ -540,66 +540,55 @@ export class NativeSocket {
    * the connection (1006) when it does not.
    */
   #startKeepalive(): void {
-    const pingInterval = this.#options.pingInterval ?? 0;
-    const idleTimeout = this.#options.idleTimeout ?? 0;
-    const pongTimeout = this.#options.pongTimeout ?? pingInterval;
-    if (pingInterval === 0 && idleTimeout === 0) return;
+    const keepalive = new KeepaliveMonitor(this.#options, Date.now());
+    if (keepalive.tickInterval === 0) return;
+    this.#keepalive = keepalive;
     const ping = this.#endpoint!.ping;
-    const periods = [pingInterval, idleTimeout, pongTimeout].filter((ms) =>
-      ms > 0
-    );
-    const tick = Math.max(1, Math.min(...periods) / 2);
-    this.#lastReceived = Date.now();
-    let lastPing = Date.now();
     this.#keepaliveTimer = setInterval(() => {
       if (this.#closeRequest !== null || this.#failure !== null) {
         clearInterval(this.#keepaliveTimer);
         return;
       }
       const now = Date.now();
-      if (idleTimeout > 0 && now - this.#lastReceived >= idleTimeout) {
-        clearInterval(this.#keepaliveTimer);
-        this.close({ closeCode: CloseCode.GoingAway, reason: "Idle timeout" });
-        return;
-      }
-      if (pingInterval === 0) return;
-      if (ping === null) {
-        if (now - lastPing >= pingInterval) {
-          lastPing = now;
-          this.#lastReceived = Math.max(this.#lastReceived, now);
-        }
-        return;
-      }
-      if (
-        this.#pingSentAt >= 0 && this.#lastReceived < this.#pingSentAt &&
-        now - this.#pingSentAt >= pongTimeout
-      ) {
-        // The peer is gone or stuck: tell it if it still listens, then drop it.
-        clearInterval(this.#keepaliveTimer);
-        this.#peerDead = true;
-        if (!this.#closeSent) {
-          this.#closeSent = true;
-          try {
-            this.#endpoint!.close(CloseCode.InternalError, "Keepalive timeout");
-          } catch {
-            // Already closing.
+      switch (keepalive.tick(now)) {
+        case "ping":
+          if (ping === null) {
+            // The runtime pings by itself and closes a dead peer itself.
+            keepalive.received(now);
+            return;
           }
-        }
-        this.#abandon();
-        return;
+          try {
+            ping();
+          } catch {
+            // Closing: the runtime's close report follows.
+          }
+          return;
+        case "idle":
+          clearInterval(this.#keepaliveTimer);
+          this.close({
+            closeCode: CloseCode.GoingAway,
+            reason: "Idle timeout",
+          });
+          return;
+        case "dead":
+          // The peer is gone or stuck: tell it if it still listens, then drop it.
+          clearInterval(this.#keepaliveTimer);
+          this.#peerDead = true;
+          if (!this.#closeSent) {
+            this.#closeSent = true;
+            try {
+              this.#endpoint!.close(
+                CloseCode.InternalError,
+                "Keepalive timeout",
+              );
+            } catch {
+              // Already closing.
+            }
+          }
+          this.#abandon();
+          return;
       }
-      if (now - lastPing >= pingInterval) {
-        lastPing = now;
-        if (this.#pingSentAt < 0 || this.#lastReceived >= this.#pingSentAt) {
-          this.#pingSentAt = now;
-        }
-        try {
-          ping();
-        } catch {
-          // Closing: the runtime's close report follows.
-        }
-      }
-    }, tick);
+    }, keepalive.tickInterval);
   }
 }
 

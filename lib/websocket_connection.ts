@@ -8,6 +8,7 @@
 import { CloseCode, encodeCloseBody } from "./close_code.ts";
 import { WebSocketError } from "./errors.ts";
 import type { MessageExtension } from "./extension.ts";
+import { KeepaliveMonitor } from "./keepalive.ts";
 import type { Role } from "./frame.ts";
 import { Protocol } from "./protocol.ts";
 
@@ -239,8 +240,7 @@ export class WebSocketConnection implements WebSocketStreamLike {
   #writesAccepted = 0;
   #writesProcessed = 0;
   #settled = false;
-  #lastReceived = 0;
-  #pingSentAt = -1;
+  readonly #keepalive: KeepaliveMonitor;
   #keepaliveTimer: ReturnType<typeof setInterval> | undefined;
   #peerDead = false;
 
@@ -261,16 +261,7 @@ export class WebSocketConnection implements WebSocketStreamLike {
     options: WebSocketConnectionOptions,
   ) {
     this.#options = { ...options };
-    for (
-      const name of ["pingInterval", "pongTimeout", "idleTimeout"] as const
-    ) {
-      const value = options[name];
-      if (value !== undefined && !(Number.isFinite(value) && value >= 0)) {
-        throw new RangeError(
-          `Cannot use ${name} ${value}: use a non-negative number of milliseconds`,
-        );
-      }
-    }
+    this.#keepalive = new KeepaliveMonitor(options, Date.now());
     this.url = options.url ?? "";
     const protocolOptions: ConstructorParameters<typeof Protocol>[0] = {
       role: options.role,
@@ -407,7 +398,7 @@ export class WebSocketConnection implements WebSocketStreamLike {
           continue;
         }
         const result = await reader.read();
-        this.#lastReceived = Date.now();
+        this.#keepalive.received(Date.now());
         if (result.done) {
           protocol.receiveEof();
         } else {
@@ -662,49 +653,36 @@ export class WebSocketConnection implements WebSocketStreamLike {
 
   /** Starts the one timer behind keepalive pings and the idle timeout. */
   #startKeepalive(): void {
-    const pingInterval = this.#options.pingInterval ?? 0;
-    const idleTimeout = this.#options.idleTimeout ?? 0;
-    const pongTimeout = this.#options.pongTimeout ?? pingInterval;
-    if (pingInterval === 0 && idleTimeout === 0) return;
-    const periods = [pingInterval, idleTimeout, pongTimeout].filter((ms) =>
-      ms > 0
-    );
-    const tick = Math.max(1, Math.min(...periods) / 2);
-    this.#lastReceived = Date.now();
-    let lastPing = Date.now();
+    const keepalive = this.#keepalive;
+    if (keepalive.tickInterval === 0) return;
+    keepalive.received(Date.now());
     this.#keepaliveTimer = setInterval(() => {
       const protocol = this.#protocol;
       if (protocol.state !== "OPEN" || this.#closeRequest !== null) {
         clearInterval(this.#keepaliveTimer);
         return;
       }
-      const now = Date.now();
-      if (idleTimeout > 0 && now - this.#lastReceived >= idleTimeout) {
-        clearInterval(this.#keepaliveTimer);
-        this.close({ closeCode: CloseCode.GoingAway, reason: "Idle timeout" });
-        return;
+      switch (keepalive.tick(Date.now())) {
+        case "ping":
+          protocol.sendPing();
+          this.#flush();
+          return;
+        case "idle":
+          clearInterval(this.#keepaliveTimer);
+          this.close({
+            closeCode: CloseCode.GoingAway,
+            reason: "Idle timeout",
+          });
+          return;
+        case "dead":
+          // The peer is gone or stuck: tell it if it still listens, then drop it.
+          clearInterval(this.#keepaliveTimer);
+          this.#peerDead = true;
+          protocol.fail(CloseCode.InternalError, "Keepalive timeout");
+          this.#flush();
+          this.#abandonTransport();
+          return;
       }
-      if (pingInterval === 0) return;
-      if (
-        this.#pingSentAt >= 0 && this.#lastReceived < this.#pingSentAt &&
-        now - this.#pingSentAt >= pongTimeout
-      ) {
-        // The peer is gone or stuck: tell it if it still listens, then drop it.
-        clearInterval(this.#keepaliveTimer);
-        this.#peerDead = true;
-        protocol.fail(CloseCode.InternalError, "Keepalive timeout");
-        this.#flush();
-        this.#abandonTransport();
-        return;
-      }
-      if (now - lastPing >= pingInterval) {
-        lastPing = now;
-        if (this.#pingSentAt < 0 || this.#lastReceived >= this.#pingSentAt) {
-          this.#pingSentAt = now;
-        }
-        protocol.sendPing();
-        this.#flush();
-      }
-    }, tick);
+    }, keepalive.tickInterval);
   }
 }
