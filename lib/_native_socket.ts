@@ -10,6 +10,7 @@
  * @module
  */
 
+import { everyInterval } from "./_shared_interval.ts";
 import { KeepaliveMonitor } from "./keepalive.ts";
 import { CloseCode, encodeCloseBody } from "./close_code.ts";
 import { WebSocketError } from "./errors.ts";
@@ -188,7 +189,7 @@ export class NativeSocket {
   #drained: (() => void) | null = null;
   #drainTimer: ReturnType<typeof setTimeout> | undefined;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
-  #keepaliveTimer: ReturnType<typeof setInterval> | undefined;
+  #stopKeepalive: () => void = doNothing;
   #keepalive: KeepaliveMonitor | null = null;
 
   /**
@@ -529,7 +530,7 @@ export class NativeSocket {
     this.#settled = true;
     clearTimeout(this.#closeTimer);
     clearTimeout(this.#drainTimer);
-    clearInterval(this.#keepaliveTimer);
+    this.#stopKeepalive();
     this.#resolveClosed(info);
   }
 
@@ -544,9 +545,9 @@ export class NativeSocket {
     if (keepalive.tickInterval === 0) return;
     this.#keepalive = keepalive;
     const ping = this.#endpoint!.ping;
-    this.#keepaliveTimer = setInterval(() => {
+    this.#stopKeepalive = everyInterval(keepalive.tickInterval, () => {
       if (this.#closeRequest !== null || this.#failure !== null) {
-        clearInterval(this.#keepaliveTimer);
+        this.#stopKeepalive();
         return;
       }
       const now = Date.now();
@@ -564,7 +565,7 @@ export class NativeSocket {
           }
           return;
         case "idle":
-          clearInterval(this.#keepaliveTimer);
+          this.#stopKeepalive();
           this.close({
             closeCode: CloseCode.GoingAway,
             reason: "Idle timeout",
@@ -572,7 +573,7 @@ export class NativeSocket {
           return;
         case "dead":
           // The peer is gone or stuck: tell it if it still listens, then drop it.
-          clearInterval(this.#keepaliveTimer);
+          this.#stopKeepalive();
           this.#peerDead = true;
           if (!this.#closeSent) {
             this.#closeSent = true;
@@ -588,7 +589,7 @@ export class NativeSocket {
           this.#abandon();
           return;
       }
-    }, keepalive.tickInterval);
+    });
   }
 }
 
@@ -639,3 +640,5 @@ export function checkLimit(
     );
   }
 }
+
+function doNothing(): void {}

@@ -11,6 +11,14 @@
  * @module
  */
 
+import {
+  HeadCollector,
+  type HeadSyntax,
+  parseFields,
+  stripCr,
+  TOKEN,
+} from "./_head_collector.ts";
+
 /** Options of {@linkcode HttpHeadReader}. */
 export interface HttpHeadReaderOptions {
   /**
@@ -81,9 +89,12 @@ export class HttpHeadError extends Error {
   }
 }
 
-const LF = 0x0a;
-const CR = 0x0d;
-const DEFAULT_MAX_HEAD_SIZE = 16 * 1024;
+/** How request heads fail: 400, a bare CR, obsolete line folding. */
+const SYNTAX: HeadSyntax = {
+  error: (message) => new HttpHeadError(400, message),
+  bareCr: () => "Bare CR in the request head: end lines with CRLF",
+  obsFold: "reject",
+};
 
 /** The methods wstream's server hands to a handler; others get 501. */
 const METHODS = new Set([
@@ -96,15 +107,9 @@ const METHODS = new Set([
   "PATCH",
 ]);
 
-// RFC 9110 §5.6.2 token.
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // RFC 9112 §3: method SP request-target SP HTTP-version, single spaces.
 const REQUEST_LINE = /^([^ ]+) ([^ ]+) ([^ ]+)$/;
 const HTTP_VERSION = /^HTTP\/(\d)\.(\d)$/;
-// RFC 9112 §5: field-name ":" OWS field-value OWS, no space before the colon.
-const FIELD_LINE = /^([^:\s]+):[ \t]*(.*?)[ \t]*$/;
-// Field values: any octet but CTLs (HTAB allowed) and DEL (RFC 9110 §5.5).
-const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 // Request targets: visible ASCII only (RFC 3986 characters, leniently).
 const TARGET = /^[\x21-\x7e]+$/;
 // uri-host [":" port] (RFC 9110 §7.2), IP literal or reg-name.
@@ -152,13 +157,9 @@ const DIGITS = /^\d+$/;
  * ```
  */
 export class HttpHeadReader {
-  #maxHeadSize: number;
+  #collector: HeadCollector;
   #defaultHost: string;
-  #buffer: Uint8Array = new Uint8Array(0);
-  #length = 0;
-  #lineStart = 0;
   #sawRequestLine = false;
-  #done = false;
 
   /**
    * Creates a reader for one request head.
@@ -167,13 +168,15 @@ export class HttpHeadReader {
    * @throws {RangeError} If `maxHeadSize` is not a positive integer.
    */
   constructor(options: HttpHeadReaderOptions = {}) {
-    const maxHeadSize = options.maxHeadSize ?? DEFAULT_MAX_HEAD_SIZE;
-    if (!Number.isSafeInteger(maxHeadSize) || maxHeadSize < 1) {
-      throw new RangeError(
-        `Invalid maxHeadSize ${maxHeadSize}: pass a positive integer`,
-      );
-    }
-    this.#maxHeadSize = maxHeadSize;
+    this.#collector = new HeadCollector({
+      owner: "HttpHeadReader",
+      maxHeadSize: options.maxHeadSize,
+      tooLarge: (maxHeadSize) =>
+        new HttpHeadError(
+          431,
+          `Request header fields too large: the head exceeds ${maxHeadSize} bytes`,
+        ),
+    });
     this.#defaultHost = options.defaultHost ?? "localhost";
   }
 
@@ -188,61 +191,21 @@ export class HttpHeadReader {
    * @throws {TypeError} If called again after a head was returned.
    */
   push(chunk: Uint8Array): HttpHead | null {
-    if (this.#done) {
-      throw new TypeError(
-        "HttpHeadReader already returned a head: create a new reader",
-      );
-    }
-    let i = 0;
-    while (i < chunk.length) {
-      const lf = chunk.indexOf(LF, i);
-      const stop = lf === -1 ? chunk.length : lf + 1;
-      this.#append(chunk.subarray(i, stop));
-      i = stop;
-      if (lf === -1) break;
-      const lineEnd = this.#length - 1;
-      const empty = lineEnd === this.#lineStart ||
-        (lineEnd === this.#lineStart + 1 &&
-          this.#buffer[this.#lineStart] === CR);
-      this.#lineStart = this.#length;
-      if (!empty) {
-        this.#sawRequestLine = true;
-      } else if (this.#sawRequestLine) {
-        this.#done = true;
-        const head = this.#buffer.subarray(0, this.#length);
-        this.#buffer = new Uint8Array(0);
-        return { request: this.#parse(head), rest: chunk.slice(i) };
-      }
-    }
-    return null;
+    // Empty lines before the request line are skipped (RFC 9112 §2.2): the
+    // first empty line after it ends the head.
+    const head = this.#collector.push(chunk, ({ empty }) => {
+      if (!empty) this.#sawRequestLine = true;
+      return empty && this.#sawRequestLine;
+    });
+    return head === null
+      ? null
+      : { request: this.#parse(head.lines), rest: head.rest };
   }
 
-  #append(bytes: Uint8Array): void {
-    const needed = this.#length + bytes.length;
-    if (needed > this.#maxHeadSize) {
-      throw new HttpHeadError(
-        431,
-        `Request header fields too large: the head exceeds ${this.#maxHeadSize} bytes`,
-      );
-    }
-    if (needed > this.#buffer.length) {
-      let size = Math.max(this.#buffer.length * 2, 1024);
-      while (size < needed) size *= 2;
-      const grown = new Uint8Array(Math.min(size, this.#maxHeadSize));
-      grown.set(this.#buffer.subarray(0, this.#length));
-      this.#buffer = grown;
-    }
-    this.#buffer.set(bytes, this.#length);
-    this.#length = needed;
-  }
-
-  #parse(head: Uint8Array): Request {
-    const lines = latin1(head).split("\n");
-    // The head ends with an empty line, so the last two items are empty.
-    lines.length -= 2;
+  #parse(lines: string[]): Request {
     let index = 0;
     while (lines[index] === "" || lines[index] === "\r") index++;
-    const requestLine = stripCr(lines[index++] ?? "");
+    const requestLine = stripCr(lines[index++] ?? "", SYNTAX);
     const match = REQUEST_LINE.exec(requestLine);
     if (match === null) {
       throw new HttpHeadError(
@@ -271,41 +234,15 @@ export class HttpHeadReader {
       );
     }
 
-    const headers = new Headers();
     const hosts: string[] = [];
     const contentLengths: string[] = [];
     let chunked = false;
-    for (; index < lines.length; index++) {
-      const raw = lines[index] ?? "";
-      if (raw[0] === " " || raw[0] === "\t") {
-        throw new HttpHeadError(
-          400,
-          "Obsolete line folding is not supported (RFC 9112 §5.2): send each header on one line",
-        );
-      }
-      const line = stripCr(raw);
-      const field = FIELD_LINE.exec(line);
-      const name = field?.[1] ?? "";
-      const value = field?.[2] ?? "";
-      if (field === null || !TOKEN.test(name) || !FIELD_VALUE.test(value)) {
-        throw new HttpHeadError(
-          400,
-          `Malformed header line ${JSON.stringify(line)}`,
-        );
-      }
+    const headers = parseFields(lines.slice(index), SYNTAX, (name, value) => {
       const lower = name.toLowerCase();
       if (lower === "host") hosts.push(value);
       else if (lower === "content-length") contentLengths.push(value);
       else if (lower === "transfer-encoding") chunked = true;
-      try {
-        headers.append(name, value);
-      } catch {
-        throw new HttpHeadError(
-          400,
-          `Malformed header line ${JSON.stringify(line)}`,
-        );
-      }
-    }
+    });
 
     if (contentLengths.length > 0) {
       const values = new Set(
@@ -363,24 +300,4 @@ export class HttpHeadReader {
       );
     }
   }
-}
-
-function stripCr(line: string): string {
-  const stripped = line.endsWith("\r") ? line.slice(0, -1) : line;
-  if (stripped.includes("\r")) {
-    throw new HttpHeadError(
-      400,
-      "Bare CR in the request head: end lines with CRLF",
-    );
-  }
-  return stripped;
-}
-
-/** Decodes bytes as ISO-8859-1 (each byte one code unit), as ByteStrings are. */
-function latin1(bytes: Uint8Array): string {
-  let text = "";
-  for (let i = 0; i < bytes.length; i += 8192) {
-    text += String.fromCharCode(...bytes.subarray(i, i + 8192));
-  }
-  return text;
 }

@@ -10,6 +10,14 @@
  * @module
  */
 
+import {
+  FIELD_VALUE,
+  HeadCollector,
+  type HeadSyntax,
+  parseFields,
+  stripCr,
+} from "./_head_collector.ts";
+
 /** Options of {@linkcode HttpResponseHeadReader}. */
 export interface HttpResponseHeadReaderOptions {
   /**
@@ -42,21 +50,19 @@ export interface HttpResponseHead {
   rest: Uint8Array;
 }
 
-const LF = 0x0a;
-const CR = 0x0d;
-const DEFAULT_MAX_HEAD_SIZE = 16 * 1024;
-
 // RFC 9112 §4: HTTP-version SP 3DIGIT SP reason-phrase. The space after the
 // code is optional here: some servers omit it along with an empty phrase.
 const STATUS_LINE = /^(HTTP\/\d\.\d) (\d{3})(?: (.*))?$/;
-// RFC 9112 §4 reason-phrase: HTAB, SP, VCHAR, obs-text.
-const REASON = /^[\t\x20-\x7e\x80-\xff]*$/;
-// RFC 9110 §5.6.2 token.
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-// RFC 9112 §5: field-name ":" OWS field-value OWS, no space before the colon.
-const FIELD_LINE = /^([^:\s]+):[ \t]*(.*?)[ \t]*$/;
-// Field values: any octet but CTLs (HTAB allowed) and DEL (RFC 9110 §5.5).
-const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+/** How response heads fail: SyntaxError; obsolete line folding unfolded. */
+const SYNTAX: HeadSyntax = {
+  error: (message) => new SyntaxError(message),
+  bareCr: (line) =>
+    `Bare CR in the response head line ${
+      JSON.stringify(line)
+    }: lines must end with CRLF`,
+  obsFold: "unfold",
+};
 
 /**
  * Reads one HTTP/1.1 response head from chunks of bytes, sans I/O.
@@ -107,11 +113,7 @@ const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
  * ```
  */
 export class HttpResponseHeadReader {
-  #maxHeadSize: number;
-  #buffer: Uint8Array = new Uint8Array(0);
-  #length = 0;
-  #lineStart = 0;
-  #done = false;
+  #collector: HeadCollector;
 
   /**
    * Creates a reader for one response head.
@@ -120,18 +122,19 @@ export class HttpResponseHeadReader {
    * @throws {RangeError} If `maxHeadSize` is not a positive integer.
    */
   constructor(options: HttpResponseHeadReaderOptions = {}) {
-    const maxHeadSize = options.maxHeadSize ?? DEFAULT_MAX_HEAD_SIZE;
-    if (!Number.isSafeInteger(maxHeadSize) || maxHeadSize < 1) {
-      throw new RangeError(
-        `Invalid maxHeadSize ${maxHeadSize}: pass a positive integer`,
-      );
-    }
-    this.#maxHeadSize = maxHeadSize;
+    this.#collector = new HeadCollector({
+      owner: "HttpResponseHeadReader",
+      maxHeadSize: options.maxHeadSize,
+      tooLarge: (maxHeadSize) =>
+        new RangeError(
+          `Response head too large: it exceeds ${maxHeadSize} bytes`,
+        ),
+    });
   }
 
   /** How many bytes of an unfinished head were received so far. */
   get bytesReceived(): number {
-    return this.#length;
+    return this.#collector.length;
   }
 
   /**
@@ -146,125 +149,42 @@ export class HttpResponseHeadReader {
    * @throws {TypeError} If called again after a head was returned.
    */
   push(chunk: Uint8Array): HttpResponseHead | null {
-    if (this.#done) {
-      throw new TypeError(
-        "HttpResponseHeadReader already returned a head: create a new reader",
-      );
-    }
-    let i = 0;
-    while (i < chunk.length) {
-      const lf = chunk.indexOf(LF, i);
-      const stop = lf === -1 ? chunk.length : lf + 1;
-      this.#append(chunk.subarray(i, stop));
-      i = stop;
-      if (lf === -1) break;
-      const lineEnd = this.#length - 1;
-      const lineStart = this.#lineStart;
-      this.#lineStart = this.#length;
+    const collector = this.#collector;
+    const head = collector.push(chunk, (line) => {
       // Fail fast on a first line that cannot be a status line, so that a
       // peer speaking something else is recognised at its first line.
-      if (lineStart === 0) this.#checkStatusLine(lineEnd);
-      const empty = lineEnd === lineStart ||
-        (lineEnd === lineStart + 1 && this.#buffer[lineStart] === CR);
-      if (empty) {
-        this.#done = true;
-        const head = this.#buffer.subarray(0, this.#length);
-        this.#buffer = new Uint8Array(0);
-        return { ...parseHead(head), rest: chunk.slice(i) };
+      if (line.index === 0) {
+        this.#checkPrefix();
+        parseStatusLine(stripCr(collector.text(line.start, line.end), SYNTAX));
       }
-    }
+      return line.empty;
+    });
+    if (head !== null) return { ...parseHead(head.lines), rest: head.rest };
     // A head starts with "HTTP/": recognise a peer speaking something else
     // before it sends a whole line.
-    if (this.#lineStart === 0) this.#checkPrefix();
+    if (collector.lineCount === 0) this.#checkPrefix();
     return null;
-  }
-
-  #append(bytes: Uint8Array): void {
-    const needed = this.#length + bytes.length;
-    if (needed > this.#maxHeadSize) {
-      throw new RangeError(
-        `Response head too large: it exceeds ${this.#maxHeadSize} bytes`,
-      );
-    }
-    if (needed > this.#buffer.length) {
-      let size = Math.max(this.#buffer.length * 2, 1024);
-      while (size < needed) size *= 2;
-      const grown = new Uint8Array(Math.min(size, this.#maxHeadSize));
-      grown.set(this.#buffer.subarray(0, this.#length));
-      this.#buffer = grown;
-    }
-    this.#buffer.set(bytes, this.#length);
-    this.#length = needed;
   }
 
   #checkPrefix(): void {
     const prefix = "HTTP/";
-    for (let i = 0; i < Math.min(this.#length, prefix.length); i++) {
-      if (this.#buffer[i] !== prefix.charCodeAt(i)) {
-        throw new SyntaxError(
-          `Malformed status line starting ${
-            JSON.stringify(
-              latin1(this.#buffer.subarray(0, Math.min(this.#length, 32))),
-            )
-          }: the peer did not answer with HTTP/1.1`,
-        );
-      }
+    const received = this.#collector.text(0, prefix.length);
+    if (!prefix.startsWith(received)) {
+      throw new SyntaxError(
+        `Malformed status line starting ${
+          JSON.stringify(this.#collector.text(0, 32))
+        }: the peer did not answer with HTTP/1.1`,
+      );
     }
-  }
-
-  #checkStatusLine(lineEnd: number): void {
-    this.#checkPrefix();
-    parseStatusLine(stripLineEnd(latin1(this.#buffer.subarray(0, lineEnd))));
   }
 }
 
-/** Parses a complete head (status line, fields, final empty line). */
-function parseHead(
-  head: Uint8Array,
-): Omit<HttpResponseHead, "rest"> {
-  const lines = latin1(head).split("\n");
-  // The head ends with an empty line, so the last two items are empty.
-  lines.length -= 2;
+/** Parses a complete head's lines (status line, fields). */
+function parseHead(lines: string[]): Omit<HttpResponseHead, "rest"> {
   const { version, status, statusText } = parseStatusLine(
-    stripLineEnd(lines[0] ?? ""),
+    stripCr(lines[0] ?? "", SYNTAX),
   );
-
-  // Unfold obsolete line folding first (RFC 9112 §5.2: a user agent
-  // replaces each obs-fold with SP before interpreting the field value).
-  const fields: string[] = [];
-  for (let index = 1; index < lines.length; index++) {
-    const line = stripLineEnd(lines[index] ?? "");
-    if (line[0] === " " || line[0] === "\t") {
-      if (fields.length === 0) {
-        throw new SyntaxError(
-          `Malformed header line ${
-            JSON.stringify(line)
-          }: a continuation line without a header before it`,
-        );
-      }
-      fields[fields.length - 1] = fields[fields.length - 1]!.replace(
-        /[ \t]*$/,
-        " ",
-      ) + line.replace(/^[ \t]+/, "");
-    } else {
-      fields.push(line);
-    }
-  }
-
-  const headers = new Headers();
-  for (const line of fields) {
-    const field = FIELD_LINE.exec(line);
-    const name = field?.[1] ?? "";
-    const value = field?.[2] ?? "";
-    if (field === null || !TOKEN.test(name) || !FIELD_VALUE.test(value)) {
-      throw new SyntaxError(`Malformed header line ${JSON.stringify(line)}`);
-    }
-    try {
-      headers.append(name, value);
-    } catch {
-      throw new SyntaxError(`Malformed header line ${JSON.stringify(line)}`);
-    }
-  }
+  const headers = parseFields(lines.slice(1), SYNTAX);
   return { version, status, statusText, headers };
 }
 
@@ -273,7 +193,8 @@ function parseStatusLine(
 ): { version: string; status: number; statusText: string } {
   const match = STATUS_LINE.exec(line);
   const reason = match?.[3] ?? "";
-  if (match === null || !REASON.test(reason)) {
+  // RFC 9112 §4 reason-phrase: HTAB, SP, VCHAR, obs-text, as a field value.
+  if (match === null || !FIELD_VALUE.test(reason)) {
     throw new SyntaxError(
       `Malformed status line ${
         JSON.stringify(line)
@@ -297,26 +218,4 @@ function parseStatusLine(
     );
   }
   return { version, status, statusText: reason };
-}
-
-/** Drops the line's CR (before its LF), rejecting any other CR. */
-function stripLineEnd(line: string): string {
-  const stripped = line.endsWith("\r") ? line.slice(0, -1) : line;
-  if (stripped.includes("\r")) {
-    throw new SyntaxError(
-      `Bare CR in the response head line ${
-        JSON.stringify(stripped)
-      }: lines must end with CRLF`,
-    );
-  }
-  return stripped;
-}
-
-/** Decodes bytes as ISO-8859-1 (each byte one code unit), as ByteStrings are. */
-function latin1(bytes: Uint8Array): string {
-  let text = "";
-  for (let i = 0; i < bytes.length; i += 8192) {
-    text += String.fromCharCode(...bytes.subarray(i, i + 8192));
-  }
-  return text;
 }

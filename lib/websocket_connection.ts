@@ -8,6 +8,7 @@
 import { CloseCode, encodeCloseBody } from "./close_code.ts";
 import { WebSocketError } from "./errors.ts";
 import type { MessageExtension } from "./extension.ts";
+import { everyInterval } from "./_shared_interval.ts";
 import { KeepaliveMonitor } from "./keepalive.ts";
 import type { Role } from "./frame.ts";
 import { Protocol } from "./protocol.ts";
@@ -241,7 +242,7 @@ export class WebSocketConnection implements WebSocketStreamLike {
   #writesProcessed = 0;
   #settled = false;
   readonly #keepalive: KeepaliveMonitor;
-  #keepaliveTimer: ReturnType<typeof setInterval> | undefined;
+  #stopKeepalive: () => void = doNothing;
   #peerDead = false;
 
   /**
@@ -640,7 +641,7 @@ export class WebSocketConnection implements WebSocketStreamLike {
     if (this.#settled) return;
     this.#settled = true;
     clearTimeout(this.#closeTimer);
-    clearInterval(this.#keepaliveTimer);
+    this.#stopKeepalive();
     this.#resolveClosed(this.#peerDead ? this.#reportedCloseInfo() : info);
   }
 
@@ -656,10 +657,10 @@ export class WebSocketConnection implements WebSocketStreamLike {
     const keepalive = this.#keepalive;
     if (keepalive.tickInterval === 0) return;
     keepalive.received(Date.now());
-    this.#keepaliveTimer = setInterval(() => {
+    this.#stopKeepalive = everyInterval(keepalive.tickInterval, () => {
       const protocol = this.#protocol;
       if (protocol.state !== "OPEN" || this.#closeRequest !== null) {
-        clearInterval(this.#keepaliveTimer);
+        this.#stopKeepalive();
         return;
       }
       switch (keepalive.tick(Date.now())) {
@@ -668,7 +669,7 @@ export class WebSocketConnection implements WebSocketStreamLike {
           this.#flush();
           return;
         case "idle":
-          clearInterval(this.#keepaliveTimer);
+          this.#stopKeepalive();
           this.close({
             closeCode: CloseCode.GoingAway,
             reason: "Idle timeout",
@@ -676,13 +677,15 @@ export class WebSocketConnection implements WebSocketStreamLike {
           return;
         case "dead":
           // The peer is gone or stuck: tell it if it still listens, then drop it.
-          clearInterval(this.#keepaliveTimer);
+          this.#stopKeepalive();
           this.#peerDead = true;
           protocol.fail(CloseCode.InternalError, "Keepalive timeout");
           this.#flush();
           this.#abandonTransport();
           return;
       }
-    }, keepalive.tickInterval);
+    });
   }
 }
+
+function doNothing(): void {}
