@@ -211,7 +211,7 @@ export function parseWebSocketUrl(url: string | URL): URL {
  * | failure | rejects with |
  * | ------- | ------------ |
  * | DNS failure, refused connection, TLS failure, socket error during the handshake | `Error` naming the URL, the transport's error as `cause` |
- * | answer other than 101 | {@linkcode HandshakeError} `WS_ERR_HANDSHAKE_STATUS`, with the status and up to 200 bytes of the body in the message |
+ * | answer other than 101 | {@linkcode HandshakeError} `WS_ERR_HANDSHAKE_STATUS`, with `status` set and up to 200 bytes of the body in the message |
  * | 101 with a wrong `Upgrade`, `Connection` or `Sec-WebSocket-Accept` | {@linkcode HandshakeError} `WS_ERR_HANDSHAKE_UPGRADE`, `_CONNECTION`, `_ACCEPT` |
  * | subprotocol or extension not offered | {@linkcode HandshakeError} `WS_ERR_HANDSHAKE_PROTOCOL`, `_EXTENSION` |
  * | an answer that is not HTTP, or the connection closed before a complete answer | {@linkcode HandshakeError} `WS_ERR_HANDSHAKE_MALFORMED` |
@@ -629,7 +629,9 @@ function refusalError(
   message += body === ""
     ? ": the server refused the WebSocket upgrade"
     : `: ${JSON.stringify(body)}`;
-  return new HandshakeError("WS_ERR_HANDSHAKE_STATUS", message);
+  return new HandshakeError("WS_ERR_HANDSHAKE_STATUS", message, {
+    status: head.status,
+  });
 }
 
 /** Wraps a DNS, TCP or TLS connection error with the URL. */

@@ -166,23 +166,37 @@ export type HandshakeErrorCode =
  * import { HandshakeError } from "@wstream/wstream";
  * import assert from "node:assert/strict";
  *
- * const error = new HandshakeError("WS_ERR_HANDSHAKE_STATUS", "Expected status 101, got 404");
+ * const error = new HandshakeError(
+ *   "WS_ERR_HANDSHAKE_STATUS",
+ *   "Expected status 101, got 404",
+ *   { status: 404 },
+ * );
  * assert.equal(error.code, "WS_ERR_HANDSHAKE_STATUS");
+ * assert.equal(error.status, 404);
  * ```
  */
 export class HandshakeError extends Error {
   /** A stable identifier of the failure. */
   readonly code: HandshakeErrorCode;
+  /** The HTTP status the server answered with, when it answered one. */
+  readonly status: number | undefined;
 
   /**
    * Creates a handshake error.
    *
    * @param code The stable identifier of the failure.
    * @param message A sentence describing the offending answer.
+   * @param options The HTTP status, if the server answered one, and the
+   * underlying cause.
    */
-  constructor(code: HandshakeErrorCode, message: string) {
-    super(message);
+  constructor(
+    code: HandshakeErrorCode,
+    message: string,
+    options: { status?: number; cause?: unknown } = {},
+  ) {
+    super(message, options.cause === undefined ? {} : { cause: options.cause });
     this.name = "HandshakeError";
     this.code = code;
+    this.status = options.status;
   }
 }

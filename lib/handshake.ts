@@ -683,6 +683,7 @@ export async function verifyServerHandshake(
       "WS_ERR_HANDSHAKE_STATUS",
       `Expected status 101 Switching Protocols, got ${status}: ` +
         `the server refused the WebSocket upgrade`,
+      { status },
     );
   }
 

@@ -682,6 +682,15 @@ function handshakeError(
     assert.ok(error instanceof HandshakeError, String(error));
     assert.equal(error.code, code);
     assert.match(error.message, message);
+    if (code === "WS_ERR_HANDSHAKE_STATUS") {
+      // The status is also a field, equal to the one quoted in the message.
+      assert.equal(
+        error.status,
+        Number(/got (\d{3})/.exec(error.message)?.[1]),
+      );
+    } else {
+      assert.equal(error.status, undefined);
+    }
     return true;
   };
 }
