@@ -1,13 +1,14 @@
 /**
  * Private pieces shared by the TCP transports and by `serve()`/`upgrade()`:
- * the lingering-close limits and the registry through which `serve()` hands
- * a request's socket to `upgrade()`.
+ * the lingering-close limits, the listener and option checks the transports
+ * share, and the registry through which `serve()` hands a request's socket
+ * to `upgrade()`.
  *
  * @module
  */
 
 import type { WebSocketStreamLike } from "../websocket_connection.ts";
-import type { TcpConnection } from "./tcp.ts";
+import type { NetAddr, TcpConnection, TcpListener } from "./tcp.ts";
 
 /** The longest a lingering close waits for the peer to close, in ms. */
 export const LINGER_TIME = 2000;
@@ -31,6 +32,51 @@ export function tlsCertificate(
     );
   }
   return { cert, key };
+}
+
+/**
+ * Returns the namespace of the runtime a transport function needs.
+ *
+ * @param runtime `getDeno()` or `getBun()`.
+ * @param caller The function, for the error: `"listenBun()"`.
+ * @param name The runtime, for the error: `"Bun"`.
+ * @throws {TypeError} If `runtime` is `undefined`: not running on it.
+ */
+export function requireRuntime<Runtime>(
+  runtime: Runtime | undefined,
+  caller: string,
+  name: string,
+): Runtime {
+  if (runtime === undefined) {
+    throw new TypeError(`${caller} needs the ${name} runtime`);
+  }
+  return runtime;
+}
+
+/**
+ * A {@linkcode TcpListener} for a socket bound at once (Deno's and Bun's
+ * listeners are; Node's binds asynchronously).
+ *
+ * @param addr The bound address.
+ * @param closed The listener's `closed`.
+ * @param stop Stops accepting; `close()` calls it once.
+ */
+export function boundListener(
+  addr: NetAddr,
+  closed: Promise<void>,
+  stop: () => void,
+): TcpListener {
+  let stopped = false;
+  return {
+    addr,
+    listening: Promise.resolve({ ...addr }),
+    closed,
+    close(): void {
+      if (stopped) return;
+      stopped = true;
+      stop();
+    },
+  };
 }
 
 /** Builds an error for a write or read attempted after the socket closed. */

@@ -3,7 +3,8 @@
  * {@linkcode TcpConnection}s (byte stream pairs).
  *
  * Bun pushes received data to a `data` callback; this transport turns the
- * push into a pull-based `ReadableStream` with real backpressure: chunks
+ * push into a pull-based `ReadableStream` with real backpressure (with the
+ * adapter it shares with the Node transport, `_push_socket.ts`): chunks
  * are queued (a fresh `Uint8Array` each, as Bun hands out) and once the
  * queue holds `highWaterMark` bytes the socket is paused
  * (`socket.pause()`, which stops reading from the kernel so the peer's TCP
@@ -21,9 +22,10 @@
 import { rootCertificates } from "node:tls";
 import { getBun } from "./_runtime_types.ts";
 import type { BunSocket, BunSocketHandler } from "./_runtime_types.ts";
+import { checkHighWaterMark, PushSocket, setNoDelay } from "./_push_socket.ts";
 import {
-  LINGER_BYTES,
-  LINGER_TIME,
+  boundListener,
+  requireRuntime,
   socketClosedError,
   tlsCertificate,
 } from "./_stream_socket.ts";
@@ -52,98 +54,34 @@ export interface BunReadOptions {
   highWaterMark?: number;
 }
 
-const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
-
 /** Per-socket state, kept in Bun's `socket.data`. */
-class BunSocketState {
-  readonly connection: TcpConnection;
+class BunSocketState extends PushSocket {
   #socket: BunSocket<BunSocketState>;
-  #controller!: ReadableStreamDefaultController<Uint8Array>;
-  #paused = false;
-  #closed = false;
-  #halfClosed = false;
-  #eof = false;
-  #readableDone = false;
-  #lingered = 0;
-  #lingerTimer: ReturnType<typeof setTimeout> | undefined;
-  #lingering: PromiseWithResolvers<void> | null = null;
-  #socketClosed: PromiseWithResolvers<void> = Promise.withResolvers<void>();
-  #drain: PromiseWithResolvers<void> | null = null;
+  #drain: (() => void) | null = null;
   /** A TLS client's handshake, settled by Bun's `handshake` callback. */
   handshake: PromiseWithResolvers<void> | null = null;
+  // Bun's `end()` flushes before it closes: no need to wait for it.
+  protected override readonly endAfterEof = false;
 
-  constructor(socket: BunSocket<BunSocketState>, options: BunReadOptions) {
-    this.#socket = socket;
-    const highWaterMark = checkHighWaterMark(options);
-    try {
-      socket.setNoDelay(true);
-    } catch {
-      // Not fatal: Nagle only delays small writes.
-    }
-    const readable = new ReadableStream<Uint8Array>({
-      start: (controller): void => {
-        this.#controller = controller;
-      },
-      pull: (): void => {
-        if (this.#paused && !this.#closed) {
-          this.#paused = false;
-          this.#socket.resume();
-        }
-      },
-      cancel: (): Promise<void> | void => {
-        this.#readableDone = true;
-        if (this.#halfClosed && !this.#closed) return this.#linger();
-        this.close();
-      },
-    }, {
-      highWaterMark,
-      size: (chunk): number => chunk.byteLength,
-    });
-    const writable = new WritableStream<Uint8Array>({
-      write: (chunk): Promise<void> => this.#write(chunk),
-      close: (): void => this.#closeWrite(),
-      abort: (): void => this.close(),
-    });
-    this.connection = {
-      readable,
-      writable,
-      localAddr: {
-        hostname: socket.localAddress ?? "",
-        port: socket.localPort,
-      },
-      remoteAddr: {
-        hostname: socket.remoteAddress,
-        port: socket.remotePort ?? 0,
-      },
-      closed: this.#socketClosed.promise,
-      close: (): void => this.close(),
+  constructor(socket: BunSocket<BunSocketState>, highWaterMark: number) {
+    const localAddr = {
+      hostname: socket.localAddress ?? "",
+      port: socket.localPort,
     };
-  }
-
-  /** Bun's `data` callback. */
-  onData(chunk: Uint8Array): void {
-    if (this.#readableDone) {
-      // Lingering: discard, within bounds.
-      this.#lingered += chunk.byteLength;
-      if (this.#lingered > LINGER_BYTES) this.close();
-      return;
-    }
-    // Bun gives a fresh Buffer per callback; expose it as a plain Uint8Array
-    // (Buffer#slice would alias where Uint8Array#slice copies).
-    this.#controller.enqueue(
-      new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength),
-    );
-    if ((this.#controller.desiredSize ?? 0) <= 0 && !this.#paused) {
-      this.#paused = true;
-      this.#socket.pause();
-    }
+    const remoteAddr = {
+      hostname: socket.remoteAddress,
+      port: socket.remotePort ?? 0,
+    };
+    super(highWaterMark, () => localAddr, () => remoteAddr);
+    this.#socket = socket;
+    setNoDelay(socket);
   }
 
   /** Bun's `drain` callback: the kernel took bytes, write more. */
   onDrain(): void {
     const drain = this.#drain;
     this.#drain = null;
-    drain?.resolve();
+    drain?.();
   }
 
   /** Bun's `handshake` callback (TLS). */
@@ -160,87 +98,29 @@ class BunSocketState {
     }
   }
 
-  /** Bun's `end` callback: the peer sent FIN. */
-  onEnd(): void {
-    this.#eof = true;
-    this.#endReadable(undefined);
-    if (this.#halfClosed) this.close();
-  }
-
-  /** Bun's `close` callback, also after our own `end()`. */
-  onClose(error?: Error): void {
-    this.#closed = true;
-    this.#finish(error);
-  }
-
-  /** Bun's `error` callback. */
-  onError(error: Error): void {
-    this.#endReadable(error);
-  }
-
-  /** Closes the socket now. */
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#finish(undefined);
-    try {
-      this.#socket.end();
-    } catch {
-      // Already closed by Bun.
-    }
-  }
-
-  #finish(error: Error | undefined): void {
-    clearTimeout(this.#lingerTimer);
-    this.#socketClosed.resolve();
+  protected override finished(error: Error | undefined): void {
     if (this.handshake !== null) {
       this.onHandshake(false, error ?? socketClosedError());
     }
-    this.#endReadable(error);
-    const drain = this.#drain;
-    this.#drain = null;
-    drain?.reject(error ?? socketClosedError());
-    this.#lingering?.resolve();
   }
 
-  /** Closing `writable`: send FIN, keep reading (lingering close). */
-  #closeWrite(): void {
-    if (this.#closed || this.#halfClosed) return;
-    this.#halfClosed = true;
-    if (this.#eof) return this.close();
-    this.#lingerTimer = setTimeout(() => this.close(), LINGER_TIME);
-    try {
-      this.#socket.shutdown();
-    } catch {
-      this.close();
-    }
+  protected override pauseSocket(): void {
+    this.#socket.pause();
   }
 
-  /** Cancelling `readable` after closing `writable`: wait for the peer. */
-  #linger(): Promise<void> {
-    this.#lingering ??= Promise.withResolvers<void>();
-    if (this.#paused) {
-      this.#paused = false;
-      this.#socket.resume();
-    }
-    return this.#lingering.promise;
+  protected override resumeSocket(): void {
+    this.#socket.resume();
   }
 
-  #endReadable(error: Error | undefined): void {
-    if (this.#readableDone) return;
-    this.#readableDone = true;
-    try {
-      if (error === undefined) this.#controller.close();
-      else this.#controller.error(error);
-    } catch {
-      // Cancelled meanwhile.
-    }
+  protected override ownChunk(chunk: Uint8Array): Uint8Array {
+    // Bun gives a fresh Buffer per callback; expose it as a plain Uint8Array
+    // (Buffer#slice would alias where Uint8Array#slice copies).
+    return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
   }
 
-  async #write(chunk: Uint8Array): Promise<void> {
+  protected override async send(chunk: Uint8Array): Promise<void> {
     let offset = 0;
     while (true) {
-      if (this.#closed || this.#halfClosed) throw socketClosedError();
       const written = this.#socket.write(
         chunk,
         offset,
@@ -252,20 +132,20 @@ class BunSocketState {
       }
       offset += written;
       if (offset >= chunk.byteLength) return;
-      this.#drain = Promise.withResolvers<void>();
-      await this.#drain.promise;
+      await this.whileOpen((resolve) => {
+        this.#drain = resolve;
+      });
+      if (!this.writing) throw socketClosedError();
     }
   }
-}
 
-function checkHighWaterMark(options: BunReadOptions): number {
-  const highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
-  if (!Number.isSafeInteger(highWaterMark) || highWaterMark < 1) {
-    throw new RangeError(
-      `Invalid highWaterMark ${highWaterMark}: pass a positive integer`,
-    );
+  protected override endSocket(): void {
+    this.#socket.shutdown();
   }
-  return highWaterMark;
+
+  protected override destroySocket(): void {
+    this.#socket.end();
+  }
 }
 
 function socketHandler(
@@ -274,7 +154,7 @@ function socketHandler(
 ): BunSocketHandler<BunSocketState> {
   return {
     open(socket): void {
-      const state = new BunSocketState(socket, options);
+      const state = new BunSocketState(socket, checkHighWaterMark(options));
       socket.data = state;
       onOpen(state);
     },
@@ -331,10 +211,7 @@ export function listenBun(
   onConnection: (connection: TcpConnection) => void,
   readOptions: BunReadOptions = {},
 ): TcpListener {
-  const bun = getBun();
-  if (bun === undefined) {
-    throw new TypeError("listenBun() needs the Bun runtime");
-  }
+  const bun = requireRuntime(getBun(), "listenBun()", "Bun");
   checkHighWaterMark(readOptions);
   const tls = tlsCertificate(options);
   const server = bun.listen<BunSocketState>({
@@ -349,19 +226,11 @@ export function listenBun(
     ...(tls === null ? {} : { tls }),
   });
   const closed = Promise.withResolvers<void>();
-  let stopped = false;
   const addr = { hostname: server.hostname, port: server.port };
-  return {
-    addr,
-    listening: Promise.resolve({ ...addr }),
-    closed: closed.promise,
-    close(): void {
-      if (stopped) return;
-      stopped = true;
-      server.stop(false);
-      closed.resolve();
-    },
-  };
+  return boundListener(addr, closed.promise, () => {
+    server.stop(false);
+    closed.resolve();
+  });
 }
 
 /**
@@ -401,10 +270,7 @@ export async function connectBun(
   options: TcpConnectOptions,
   readOptions: BunReadOptions = {},
 ): Promise<TcpConnection> {
-  const bun = getBun();
-  if (bun === undefined) {
-    throw new TypeError("connectBun() needs the Bun runtime");
-  }
+  const bun = requireRuntime(getBun(), "connectBun()", "Bun");
   checkHighWaterMark(readOptions);
   const hostname = options.hostname ?? "127.0.0.1";
   const tls = options.tls;

@@ -19,9 +19,12 @@
 
 import { getDeno } from "./_runtime_types.ts";
 import type { DenoConn } from "./_runtime_types.ts";
+import { setNoDelay } from "./_push_socket.ts";
 import {
+  boundListener,
   LINGER_BYTES,
   LINGER_TIME,
+  requireRuntime,
   socketClosedError,
   tlsCertificate,
 } from "./_stream_socket.ts";
@@ -94,11 +97,7 @@ export function denoConnection(
   options: DenoReadOptions = {},
 ): TcpConnection {
   const [min, max] = checkReadSizes(options);
-  try {
-    conn.setNoDelay?.(true);
-  } catch {
-    // Not a TCP socket, or already closed: the first read will tell.
-  }
+  setNoDelay(conn); // Not a TCP socket, or closed: the first read will tell.
 
   let closed = false;
   let halfClosed = false;
@@ -267,10 +266,7 @@ export function listenDeno(
   onConnection: (connection: TcpConnection) => void,
   readOptions: DenoReadOptions = {},
 ): TcpListener {
-  const deno = getDeno();
-  if (deno === undefined) {
-    throw new TypeError("listenDeno() needs the Deno runtime");
-  }
+  const deno = requireRuntime(getDeno(), "listenDeno()", "Deno");
   checkReadSizes(readOptions);
   const tls = tlsCertificate(options);
   const address = {
@@ -294,31 +290,16 @@ export function listenDeno(
           continue;
         }
         closed = true;
-        try {
-          listener.close();
-        } catch {
-          // Already closed.
-        }
+        closeQuietly(listener);
         throw error;
       }
       onConnection(denoConnection(conn, readOptions));
     }
   })();
-  const addr = toNetAddr(listener.addr);
-  return {
-    addr,
-    listening: Promise.resolve({ ...addr }),
-    closed: accepting,
-    close(): void {
-      if (closed) return;
-      closed = true;
-      try {
-        listener.close();
-      } catch {
-        // Already closed.
-      }
-    },
-  };
+  return boundListener(toNetAddr(listener.addr), accepting, () => {
+    closed = true;
+    closeQuietly(listener);
+  });
 }
 
 /**
@@ -358,10 +339,7 @@ export async function connectDeno(
   options: TcpConnectOptions,
   readOptions: DenoReadOptions = {},
 ): Promise<TcpConnection> {
-  const deno = getDeno();
-  if (deno === undefined) {
-    throw new TypeError("connectDeno() needs the Deno runtime");
-  }
+  const deno = requireRuntime(getDeno(), "connectDeno()", "Deno");
   checkReadSizes(readOptions);
   const hostname = options.hostname ?? "127.0.0.1";
   const tls = options.tls;
@@ -396,9 +374,9 @@ export async function connectDeno(
   return denoConnection(conn, readOptions);
 }
 
-function closeQuietly(conn: DenoConn): void {
+function closeQuietly(resource: { close(): void }): void {
   try {
-    conn.close();
+    resource.close();
   } catch {
     // Already closed.
   }

@@ -5,12 +5,13 @@
  * event on every runtime (Node, Deno and Bun all have `node:http`).
  *
  * Node pushes received data as `data` events; this transport turns the push
- * into a pull-based `ReadableStream` with real backpressure, like the Bun
- * transport: chunks are queued (each a fresh buffer of its own, as Node
- * hands them out) and once the queue holds `highWaterMark` bytes the socket
- * is paused (`socket.pause()`; Node then stops reading the kernel once its
- * own buffer is full, so the peer's TCP window closes) until the consumer
- * pulls again (`socket.resume()`). A write resolves in the callback of
+ * into a pull-based `ReadableStream` with real backpressure, with the
+ * adapter it shares with the Bun transport (`_push_socket.ts`): chunks are
+ * queued (each a fresh buffer of its own, as Node hands them out) and once
+ * the queue holds `highWaterMark` bytes the socket is paused
+ * (`socket.pause()`; Node then stops reading the kernel once its own buffer
+ * is full, so the peer's TCP window closes) until the consumer pulls again
+ * (`socket.resume()`). A write resolves in the callback of
  * `socket.write()`, which Node runs once the bytes were handed to the
  * kernel, so awaiting writes is backpressure.
  *
@@ -20,12 +21,8 @@
 import * as net from "node:net";
 import * as tls from "node:tls";
 import type { NodeSocketLike } from "./_runtime_types.ts";
-import {
-  LINGER_BYTES,
-  LINGER_TIME,
-  socketClosedError,
-  tlsCertificate,
-} from "./_stream_socket.ts";
+import { checkHighWaterMark, PushSocket, setNoDelay } from "./_push_socket.ts";
+import { socketClosedError, tlsCertificate } from "./_stream_socket.ts";
 import type {
   NetAddr,
   TcpConnection,
@@ -65,183 +62,53 @@ export interface NodeListenOptions extends TcpListenOptions {
   tlsHandshakeTimeout?: number;
 }
 
-const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
 const DEFAULT_TLS_HANDSHAKE_TIMEOUT = 10_000;
 
 /** The state behind one wrapped socket. */
-class NodeSocketState {
-  readonly connection: TcpConnection;
+class NodeSocketState extends PushSocket {
   #socket: NodeSocketLike;
-  #controller!: ReadableStreamDefaultController<Uint8Array>;
-  #paused = false;
-  #closed = false;
-  #halfClosed = false;
-  #eof = false;
-  #readableDone = false;
-  #lingered = 0;
-  #lingerTimer: ReturnType<typeof setTimeout> | undefined;
-  #lingering: PromiseWithResolvers<void> | null = null;
-  #socketClosed: PromiseWithResolvers<void> = Promise.withResolvers<void>();
-  #writes = new Set<(error: Error) => void>();
+  // Node's `destroy()` drops what is not written yet; `end()` flushes.
+  protected override readonly endAfterEof = true;
 
   constructor(socket: NodeSocketLike, highWaterMark: number) {
-    this.#socket = socket;
-    try {
-      socket.setNoDelay?.(true);
-    } catch {
-      // Not fatal: Nagle only delays small writes.
-    }
-    const readable = new ReadableStream<Uint8Array>({
-      start: (controller): void => {
-        this.#controller = controller;
-      },
-      pull: (): void => {
-        if (this.#paused && !this.#closed) {
-          this.#paused = false;
-          this.#socket.resume();
-        }
-      },
-      cancel: (): Promise<void> | void => {
-        this.#readableDone = true;
-        if (this.#halfClosed && !this.#closed) return this.#linger();
-        this.close();
-      },
-    }, {
-      highWaterMark,
-      size: (chunk): number => chunk.byteLength,
-    });
-    const writable = new WritableStream<Uint8Array>({
-      write: (chunk): Promise<void> => this.#write(chunk),
-      close: (): void => this.#closeWrite(),
-      abort: (): void => this.close(),
-    });
     // Addresses are read when asked for: each is a system call.
-    let localAddr: NetAddr | undefined;
-    let remoteAddr: NetAddr | undefined;
-    this.connection = {
-      readable,
-      writable,
-      get localAddr(): NetAddr {
-        return localAddr ??= {
-          hostname: socket.localAddress ?? "",
-          port: socket.localPort ?? 0,
-        };
-      },
-      get remoteAddr(): NetAddr {
-        return remoteAddr ??= {
-          hostname: socket.remoteAddress ?? "",
-          port: socket.remotePort ?? 0,
-        };
-      },
-      closed: this.#socketClosed.promise,
-      close: (): void => this.close(),
-    };
-    socket.on("data", (chunk) => this.#onData(chunk));
-    socket.on("end", () => this.#onEnd());
-    socket.on("error", (error) => this.#endReadable(error));
-    socket.on("close", () => {
-      this.#closed = true;
-      this.#finish(undefined);
-    });
+    super(highWaterMark, () => ({
+      hostname: socket.localAddress ?? "",
+      port: socket.localPort ?? 0,
+    }), () => ({
+      hostname: socket.remoteAddress ?? "",
+      port: socket.remotePort ?? 0,
+    }));
+    this.#socket = socket;
+    setNoDelay(socket);
+    socket.on("data", (chunk) => this.onData(chunk));
+    socket.on("end", () => this.onEnd());
+    socket.on("error", (error) => this.onError(error));
+    socket.on("close", () => this.onClose());
     if (socket.destroyed) this.close();
   }
 
-  #onData(chunk: Uint8Array): void {
-    if (this.#readableDone) {
-      // Lingering (or cancelled): discard, within bounds.
-      this.#lingered += chunk.byteLength;
-      if (this.#lingered > LINGER_BYTES) this.close();
-      return;
-    }
+  protected override pauseSocket(): void {
+    this.#socket.pause();
+  }
+
+  protected override resumeSocket(): void {
+    this.#socket.resume();
+  }
+
+  protected override ownChunk(chunk: Uint8Array): Uint8Array {
     // Node hands out a fresh buffer per read; a view into a larger buffer
     // may be a pool shared with other sockets, so copy that.
-    const fresh = chunk.byteOffset === 0 &&
+    return chunk.byteOffset === 0 &&
         chunk.buffer.byteLength === chunk.byteLength
       ? new Uint8Array(chunk.buffer, 0, chunk.byteLength)
       : new Uint8Array(chunk); // A plain copy: Buffer#slice would be a view.
-    this.#controller.enqueue(fresh);
-    if ((this.#controller.desiredSize ?? 0) <= 0 && !this.#paused) {
-      this.#paused = true;
-      this.#socket.pause();
-    }
   }
 
-  #onEnd(): void {
-    this.#eof = true;
-    this.#endReadable(undefined);
-    if (this.#halfClosed) this.close();
-  }
-
-  /** Closes the socket now. */
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#finish(undefined);
-    try {
-      this.#socket.destroy();
-    } catch {
-      // Already destroyed.
-    }
-  }
-
-  #finish(error: Error | undefined): void {
-    clearTimeout(this.#lingerTimer);
-    this.#socketClosed.resolve();
-    this.#endReadable(error);
-    if (this.#writes.size > 0) {
-      const failure = error ?? socketClosedError(); // Stack traces cost.
-      for (const reject of this.#writes) reject(failure);
-      this.#writes.clear();
-    }
-    this.#lingering?.resolve();
-  }
-
-  /** Closing `writable`: send FIN, keep reading (lingering close). */
-  #closeWrite(): void {
-    if (this.#closed || this.#halfClosed) return;
-    this.#halfClosed = true;
-    if (this.#eof) {
-      this.#socket.end(); // Flushes, then Node destroys the socket.
-      this.#lingerTimer = setTimeout(() => this.close(), LINGER_TIME);
-      return;
-    }
-    this.#lingerTimer = setTimeout(() => this.close(), LINGER_TIME);
-    try {
-      this.#socket.end();
-    } catch {
-      this.close();
-    }
-  }
-
-  /** Cancelling `readable` after closing `writable`: wait for the peer. */
-  #linger(): Promise<void> {
-    this.#lingering ??= Promise.withResolvers<void>();
-    if (this.#paused) {
-      this.#paused = false;
-      this.#socket.resume();
-    }
-    return this.#lingering.promise;
-  }
-
-  #endReadable(error: Error | undefined): void {
-    if (this.#readableDone) return;
-    this.#readableDone = true;
-    try {
-      if (error === undefined) this.#controller.close();
-      else this.#controller.error(error);
-    } catch {
-      // Cancelled meanwhile.
-    }
-  }
-
-  #write(chunk: Uint8Array): Promise<void> {
-    if (this.#closed || this.#halfClosed || this.#socket.destroyed) {
-      return Promise.reject(socketClosedError());
-    }
-    return new Promise<void>((resolve, reject) => {
-      this.#writes.add(reject);
+  protected override send(chunk: Uint8Array): Promise<void> {
+    if (this.#socket.destroyed) return Promise.reject(socketClosedError());
+    return this.whileOpen((resolve, reject) => {
       this.#socket.write(chunk, (error) => {
-        this.#writes.delete(reject);
         if (error === undefined || error === null) {
           resolve();
         } else {
@@ -251,16 +118,14 @@ class NodeSocketState {
       });
     });
   }
-}
 
-function checkHighWaterMark(options: NodeReadOptions): number {
-  const highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
-  if (!Number.isSafeInteger(highWaterMark) || highWaterMark < 1) {
-    throw new RangeError(
-      `Invalid highWaterMark ${highWaterMark}: pass a positive integer`,
-    );
+  protected override endSocket(): void {
+    this.#socket.end();
   }
-  return highWaterMark;
+
+  protected override destroySocket(): void {
+    this.#socket.destroy();
+  }
 }
 
 /**
