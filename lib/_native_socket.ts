@@ -10,6 +10,7 @@
  * @module
  */
 
+import { createMessageStreams } from "./_message_streams.ts";
 import { everyInterval } from "./_shared_interval.ts";
 import { KeepaliveMonitor } from "./keepalive.ts";
 import { CloseCode, encodeCloseBody } from "./close_code.ts";
@@ -223,35 +224,17 @@ export class NativeSocket {
   open(endpoint: NativeEndpoint): void {
     if (this.#endpoint !== null || this.#settled) return;
     this.#endpoint = endpoint;
-    const readable = new ReadableStream<WebSocketMessage>({
-      start: (controller) => {
-        this.#messages = controller;
+    const { readable, writable, messages, sink } = createMessageStreams(
+      this.#options.readableHighWaterMark ?? DEFAULT_HIGH_WATER_MARK,
+      {
+        close: () => this.close(),
+        write: (message) => this.#write(message),
+        accepted: () => this.#writesAccepted++,
+        cancelled: () => this.#messagesDone = true,
       },
-      cancel: () => {
-        this.#messagesDone = true;
-        this.close();
-      },
-    }, {
-      highWaterMark: this.#options.readableHighWaterMark ??
-        DEFAULT_HIGH_WATER_MARK,
-      size: (message) => Math.max(1, message.length),
-    });
-    const writable = new WritableStream<
-      string | BufferSource | ArrayBufferView
-    >({
-      start: (controller) => {
-        this.#sink = controller;
-      },
-      write: (message) => this.#write(message),
-      close: () => this.close(),
-      abort: () => this.close(),
-    }, {
-      highWaterMark: 16,
-      size: () => {
-        this.#writesAccepted++;
-        return 1;
-      },
-    });
+    );
+    this.#messages = messages;
+    this.#sink = sink;
     this.#resolveOpened({
       readable,
       writable,

@@ -8,6 +8,7 @@
 import { CloseCode, encodeCloseBody } from "./close_code.ts";
 import { WebSocketError } from "./errors.ts";
 import type { MessageExtension } from "./extension.ts";
+import { createMessageStreams } from "./_message_streams.ts";
 import { everyInterval } from "./_shared_interval.ts";
 import { KeepaliveMonitor } from "./keepalive.ts";
 import type { Role } from "./frame.ts";
@@ -321,35 +322,18 @@ export class WebSocketConnection implements WebSocketStreamLike {
     this.#writer = pair.writable.getWriter();
     const readableHighWaterMark = this.#options.readableHighWaterMark ??
       DEFAULT_HIGH_WATER_MARK;
-    const readable = new ReadableStream<WebSocketMessage>({
-      start: (controller) => {
-        this.#messages = controller;
+    const { readable, writable, messages, sink } = createMessageStreams(
+      readableHighWaterMark,
+      {
+        pull: () => this.#wake(),
+        close: () => this.close(),
+        write: (message) => this.#write(message),
+        accepted: () => this.#writesAccepted++,
+        cancelled: () => this.#messagesDone = true,
       },
-      pull: () => this.#wake(),
-      cancel: () => {
-        this.#messagesDone = true;
-        this.close();
-      },
-    }, {
-      highWaterMark: readableHighWaterMark,
-      size: (message) => Math.max(1, message.length),
-    });
-    const writable = new WritableStream<
-      string | BufferSource | ArrayBufferView
-    >({
-      start: (controller) => {
-        this.#sink = controller;
-      },
-      write: (message) => this.#write(message),
-      close: () => this.close(),
-      abort: () => this.close(),
-    }, {
-      highWaterMark: 16,
-      size: () => {
-        this.#writesAccepted++;
-        return 1;
-      },
-    });
+    );
+    this.#messages = messages;
+    this.#sink = sink;
     this.#resolveOpened({
       readable,
       writable,
