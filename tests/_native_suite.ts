@@ -17,13 +17,8 @@ import type {
   WebSocketOpenInfo,
   WebSocketStreamLike,
 } from "../mod.ts";
-import { encodeClientFrame } from "./_test_utils.ts";
-import {
-  openClient,
-  testBytes,
-  timeout,
-  upgradeRequestHead,
-} from "./_shared_handler.ts";
+import { delay, encodeClientFrame, testBytes, timeout } from "./_test_utils.ts";
+import { openClient, upgradeRequestHead } from "./_shared_handler.ts";
 
 /** A running native server on 127.0.0.1. */
 export interface NativeServer {
@@ -103,10 +98,6 @@ async function rawClient(
   return { socket, head, ended };
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 /** Reads the rest of `readable` and returns how it ended. */
 async function drain(
   readable: ReadableStream<WebSocketMessage>,
@@ -153,7 +144,7 @@ export function nativeAdapterSuite(
         while (written < limit) {
           blocked = !(await Promise.race([
             writer.ready.then(() => true),
-            sleep(500).then(() => false),
+            delay(500).then(() => false),
           ]));
           if (blocked) break;
           writer.write(chunk).catch(() => {});

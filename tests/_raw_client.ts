@@ -14,7 +14,12 @@ import type {
   TlsConnectOptions,
 } from "../lib/transports/tcp.ts";
 import type { WebSocketCloseInfo } from "../lib/websocket_connection.ts";
-import { encodeClientFrame } from "./_test_utils.ts";
+import {
+  encodeClientFrame,
+  fromLatin1,
+  latin1,
+  timeout,
+} from "./_test_utils.ts";
 
 /** Opens a TCP (or TLS) connection to 127.0.0.1. */
 export function dial(
@@ -28,31 +33,7 @@ export function dial(
   });
 }
 
-export function latin1(text: string): Uint8Array {
-  return Uint8Array.from(text, (c) => c.charCodeAt(0));
-}
-
-export function fromLatin1(bytes: Uint8Array): string {
-  let text = "";
-  for (const byte of bytes) text += String.fromCharCode(byte);
-  return text;
-}
-
-export function timeout<T>(
-  promise: Promise<T>,
-  ms: number,
-  what: string,
-): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`Timed out: ${what}`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
-/** Reads everything until the server closes; a reset counts as the end. */
+/** Reads everything until the peer closes; a reset counts as the end. */
 export async function readAll(connection: TcpConnection): Promise<string> {
   const reader = connection.readable.getReader();
   let text = "";
@@ -283,8 +264,4 @@ export function text(frame: Frame | null): string {
   assert.ok(frame !== null, "expected a frame, got EOF");
   assert.equal(frame.opcode, OPCODE_TEXT);
   return new TextDecoder().decode(frame.payload);
-}
-
-export function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -12,6 +12,7 @@
 import * as net from "node:net";
 import { upgrade } from "../mod.ts";
 import type { WebSocketStreamLike } from "../mod.ts";
+import { Inbox, timeout } from "./_test_utils.ts";
 
 /** The subprotocols the handler speaks. */
 export const SHARED_PROTOCOLS: readonly string[] = ["echo.v1"];
@@ -60,28 +61,6 @@ export const sharedHandler: (request: Request) => Promise<Response> =
 // Client-side helpers of the placement and native-adapter tests
 // ---------------------------------------------------------------------------
 
-/**
- * Rejects with "Timed out: `what`" if `promise` does not settle in `ms`.
- *
- * @param promise The promise to wait for.
- * @param ms The deadline, in milliseconds.
- * @param what What was awaited, for the error message.
- * @returns The promise's value.
- */
-export function timeout<T>(
-  promise: Promise<T>,
-  ms: number,
-  what: string,
-): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`Timed out: ${what}`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
 /** A runtime-native `WebSocket` client with an awaitable message queue. */
 export interface TestClient {
   /** The client. */
@@ -106,13 +85,9 @@ export function openClient(
 ): Promise<TestClient> {
   const ws = new WebSocket(url, protocols);
   ws.binaryType = "arraybuffer";
-  const received: (string | ArrayBuffer)[] = [];
-  const waiting: ((message: string | ArrayBuffer) => void)[] = [];
+  const received = new Inbox<string | ArrayBuffer>("an echoed message");
   ws.addEventListener("message", (event) => {
-    const data = (event as MessageEvent).data as string | ArrayBuffer;
-    const waiter = waiting.shift();
-    if (waiter !== undefined) waiter(data);
-    else received.push(data);
+    received.push((event as MessageEvent).data as string | ArrayBuffer);
   });
   const closed = new Promise<CloseEvent>((resolve) =>
     ws.addEventListener("close", (event) => resolve(event as CloseEvent), {
@@ -122,15 +97,7 @@ export function openClient(
   const client: TestClient = {
     ws,
     closed,
-    next(): Promise<string | ArrayBuffer> {
-      const message = received.shift();
-      if (message !== undefined) return Promise.resolve(message);
-      return timeout(
-        new Promise((resolve) => waiting.push(resolve)),
-        10_000,
-        "an echoed message",
-      );
-    },
+    next: () => received.next(10_000),
   };
   return timeout(
     new Promise((resolve, reject) => {
@@ -142,25 +109,6 @@ export function openClient(
     5000,
     "the client to open",
   );
-}
-
-/**
- * Deterministic pseudo-random bytes (xorshift32).
- *
- * @param length How many.
- * @param seed Any non-zero seed.
- * @returns The bytes.
- */
-export function testBytes(length: number, seed: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
 }
 
 /** The head of a WebSocket upgrade request for a raw TCP client. */

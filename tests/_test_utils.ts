@@ -1,11 +1,121 @@
 /**
- * Shared test helpers: hex fixtures, a seeded PRNG, chunkings, and a
- * reference frame encoder that does not use the library's encoder or mask.
+ * Shared test helpers: deadlines, delays and an awaitable queue; Latin-1
+ * and hex fixtures; seeded pseudo-random bytes and chunkings; frames and a
+ * reference frame encoder that does not use the library's encoder or mask;
+ * and small server-side fixtures (an echoing handler's upgrade, a
+ * `node:net` listener on 127.0.0.1).
  *
  * Private to the tests; never re-exported.
  *
  * @module
  */
+import type { AddressInfo, Server as NetServer } from "node:net";
+import type { Frame } from "../lib/frame.ts";
+import type { UpgradeResult } from "../lib/upgrade.ts";
+import type { WebSocketStreamLike } from "../lib/websocket_connection.ts";
+
+/**
+ * Rejects with "Timed out: `what`" if `promise` does not settle in `ms`.
+ *
+ * @param promise The promise to wait for.
+ * @param ms The deadline, in milliseconds.
+ * @param what What was awaited, for the error message.
+ * @returns The promise's value.
+ */
+export function timeout<T>(
+  promise: Promise<T>,
+  ms: number,
+  what: string,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`Timed out: ${what}`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Resolves after `ms` milliseconds.
+ *
+ * @param ms The delay.
+ * @returns A promise of nothing.
+ */
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A FIFO of received items that tests await one at a time. */
+export class Inbox<T> {
+  #items: T[] = [];
+  #waiting: ((item: T) => void)[] = [];
+  #what: string;
+
+  /**
+   * Creates an empty inbox.
+   *
+   * @param what What arrives, for timeout messages.
+   */
+  constructor(what: string) {
+    this.#what = what;
+  }
+
+  /** How many items wait to be taken. */
+  get size(): number {
+    return this.#items.length;
+  }
+
+  /**
+   * Adds an item, handing it to the oldest waiter if any.
+   *
+   * @param item The item.
+   */
+  push(item: T): void {
+    const waiter = this.#waiting.shift();
+    if (waiter !== undefined) waiter(item);
+    else this.#items.push(item);
+  }
+
+  /**
+   * Takes the oldest item, waiting for one for at most `ms`.
+   *
+   * @param ms The deadline.
+   * @returns The item.
+   */
+  next(ms = 10_000): Promise<T> {
+    if (this.#items.length > 0) return Promise.resolve(this.#items.shift()!);
+    return timeout(
+      new Promise<T>((resolve) => this.#waiting.push(resolve)),
+      ms,
+      this.#what,
+    );
+  }
+}
+
+/**
+ * Encodes text as Latin-1: one byte per UTF-16 code unit (its low 8 bits),
+ * so tests can spell raw HTTP heads, obs-text and NUL.
+ *
+ * @param text The text.
+ * @returns One byte per code unit.
+ */
+export function latin1(text: string): Uint8Array {
+  return Uint8Array.from(text, (c) => c.charCodeAt(0));
+}
+
+/**
+ * Decodes Latin-1 (the inverse of {@linkcode latin1}): one character per
+ * byte.
+ *
+ * @param bytes The bytes.
+ * @returns The text.
+ */
+export function fromLatin1(bytes: Uint8Array): string {
+  let text = "";
+  for (const byte of bytes) text += String.fromCharCode(byte);
+  return text;
+}
 
 /**
  * Parses hex into bytes, ignoring whitespace: `hex("81 05 48 65")`.
@@ -57,6 +167,52 @@ export function concat(parts: readonly Uint8Array[]): Uint8Array {
     offset += part.length;
   }
   return result;
+}
+
+/**
+ * Pushes `bytes` into a head reader in chunks of `size` (`Infinity`: in
+ * one push), stopping at the first push that returns a head.
+ *
+ * @param reader The reader, such as an `HttpHeadReader`.
+ * @param bytes The bytes to push.
+ * @param size The chunk size.
+ * @returns The head, or `null` if every push returned `null`.
+ */
+export function pushInChunks<T>(
+  reader: { push(bytes: Uint8Array): T | null },
+  bytes: Uint8Array,
+  size: number,
+): T | null {
+  const step = Number.isFinite(size) ? size : bytes.length;
+  for (let i = 0; i < bytes.length; i += step) {
+    const head = reader.push(bytes.subarray(i, i + step));
+    if (head !== null) return head;
+  }
+  return null;
+}
+
+/**
+ * Deterministic pseudo-random bytes (xorshift32), cheap enough for
+ * megabytes. The Chromium interop page (`interop/chromium_page.html`) has
+ * the same generator, so both sides can produce and check large payloads.
+ *
+ * @param length How many bytes.
+ * @param seed Any 32-bit integer (0 counts as 1).
+ * @returns `length` bytes in a buffer of their own.
+ */
+export function testBytes(
+  length: number,
+  seed: number,
+): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(length);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
 }
 
 /** A deterministic pseudo-random source; see {@linkcode createRandom}. */
@@ -145,6 +301,31 @@ export function* chunkings(
   yield [`random (seed ${seed})`, randomChunks(bytes, createRandom(seed))];
 }
 
+/**
+ * Builds a frame object (a string payload is encoded as UTF-8).
+ *
+ * @param opcode The opcode.
+ * @param payload The payload.
+ * @param fin The FIN bit.
+ * @param rsv The RSV bits, 0 to 7.
+ * @returns The frame.
+ */
+export function frame(
+  opcode: number,
+  payload: Uint8Array | string,
+  fin = true,
+  rsv = 0,
+): Frame {
+  return {
+    fin,
+    rsv,
+    opcode,
+    payload: typeof payload === "string"
+      ? new TextEncoder().encode(payload)
+      : payload,
+  };
+}
+
 /** The masking key of the RFC 6455 §5.7 examples: `37 fa 21 3d`. */
 export const RFC_MASK_KEY: Uint8Array = hex("37 fa 21 3d");
 
@@ -207,4 +388,53 @@ export function encodeClientFrame(frame: TestFrame): Uint8Array {
  */
 export function encodeServerFrame(frame: TestFrame): Uint8Array {
   return encodeClientFrame({ ...frame, mask: null });
+}
+
+/**
+ * Finishes a test handler's upgrade: collects the socket in `sockets` and,
+ * once it opens, echoes every message back in the background (a socket
+ * that fails to open or ends with an error is left to the test, which
+ * looks at `closed`); a refusal passes through.
+ *
+ * @param result What `upgrade()` returned.
+ * @param sockets Collects the accepted sockets.
+ * @returns The response for the handler to return.
+ */
+export function echoUpgraded(
+  result: UpgradeResult,
+  sockets: WebSocketStreamLike[],
+): Response {
+  const socket = result.socket;
+  if (socket !== null) {
+    sockets.push(socket);
+    socket.opened.then(async ({ readable, writable }) => {
+      const writer = writable.getWriter();
+      for await (const message of readable) await writer.write(message);
+    }).catch(() => {});
+  }
+  return result.response;
+}
+
+/**
+ * Makes a `node:net` (or `node:http`, `node:https`) server listen on
+ * 127.0.0.1, port 0.
+ *
+ * @param server The server, not listening yet.
+ * @param what What listens, for the timeout message.
+ * @returns Its port, once it listens.
+ * @throws {Error} If it fails to listen or takes over 5 s.
+ */
+export async function listenLocal(
+  server: NetServer,
+  what = "listening",
+): Promise<number> {
+  await timeout(
+    new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(0, "127.0.0.1", () => resolve());
+    }),
+    5000,
+    what,
+  );
+  return (server.address() as AddressInfo).port;
 }

@@ -4,6 +4,7 @@
  * end has read it) and byte counters.
  */
 import type { ByteStreamPair } from "../lib/websocket_connection.ts";
+import { concat } from "./_test_utils.ts";
 
 /** One end of a {@linkcode transportPair}, with counters. */
 export interface TestTransport extends ByteStreamPair {
@@ -114,17 +115,5 @@ export async function readAll(
   } finally {
     reader.releaseLock();
   }
-  const length = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
-  const all = new Uint8Array(length);
-  let offset = 0;
-  for (const chunk of chunks) {
-    all.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return all;
-}
-
-/** Resolves after `ms` milliseconds. */
-export function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+  return concat(chunks);
 }

@@ -16,28 +16,20 @@ import {
   type AutobahnCase,
   type Payload,
 } from "./_autobahn_cases.ts";
+import { concat, hex } from "./_test_utils.ts";
 
 const encoder = new TextEncoder();
 
 function materialize(payload: Payload | undefined): Uint8Array {
   if (payload === undefined) return new Uint8Array(0);
   if (typeof payload === "string") return encoder.encode(payload);
-  if ("hex" in payload) return fromHex(payload.hex);
+  if ("hex" in payload) return hex(payload.hex);
   const pattern = typeof payload.repeat === "string"
     ? encoder.encode(payload.repeat)
-    : fromHex(payload.repeat.hex);
+    : hex(payload.repeat.hex);
   const bytes = new Uint8Array(payload.length);
   for (let i = 0; i < bytes.length; i++) {
     bytes[i] = pattern[i % pattern.length]!;
-  }
-  return bytes;
-}
-
-function fromHex(hex: string): Uint8Array {
-  const clean = hex.replace(/\s+/g, "");
-  const bytes = new Uint8Array(clean.length / 2);
-  for (let i = 0; i < bytes.length; i++) {
-    bytes[i] = parseInt(clean.slice(i * 2, i * 2 + 2), 16);
   }
   return bytes;
 }
@@ -49,7 +41,7 @@ function deliveries(testCase: AutobahnCase): Uint8Array[][] {
   for (const step of testCase.steps) {
     if ("sync" in step) continue;
     if ("raw" in step) {
-      result.push([fromHex(step.raw.hex)]);
+      result.push([hex(step.raw.hex)]);
       continue;
     }
     const spec = step.frame;
@@ -131,14 +123,7 @@ function runEchoServer(
   };
   const flat = groups.flat();
   if (mode === "whole") {
-    const length = flat.reduce((sum, bytes) => sum + bytes.length, 0);
-    const all = new Uint8Array(length);
-    let offset = 0;
-    for (const bytes of flat) {
-      all.set(bytes, offset);
-      offset += bytes.length;
-    }
-    protocol.receiveData(all);
+    protocol.receiveData(concat(flat));
     pump();
   } else if (mode === "1-byte") {
     for (const bytes of flat) {

@@ -9,46 +9,34 @@ import assert from "node:assert/strict";
 import { connect, parseWebSocketUrl } from "../lib/client.ts";
 import { HandshakeError } from "../lib/errors.ts";
 import type { HandshakeErrorCode } from "../lib/errors.ts";
-import { acceptKey } from "../lib/handshake.ts";
-import { serve } from "../lib/serve.ts";
-import type { Server } from "../lib/serve.ts";
-import { upgrade } from "../lib/upgrade.ts";
 import { getBun, getDeno } from "../lib/transports/_runtime_types.ts";
-import { listenTcp } from "../lib/transports/tcp.ts";
-import type { TcpConnection, TcpListener } from "../lib/transports/tcp.ts";
 import type {
   WebSocketCloseInfo,
   WebSocketConnection,
   WebSocketMessage,
 } from "../lib/websocket_connection.ts";
 import { generateSelfSignedCert } from "./_certs.ts";
-import { encodeServerFrame } from "./_test_utils.ts";
+import {
+  chooseProtocol,
+  type EchoServer,
+  parseCloseCommand,
+  type RawConnection,
+  type SeenConnection,
+  startWstream,
+  switching,
+  unusedPort,
+  withRaw,
+  withServer,
+} from "./_client_servers.ts";
+import {
+  delay,
+  encodeServerFrame,
+  Inbox,
+  latin1,
+  timeout,
+} from "./_test_utils.ts";
 
 const TEST_TIMEOUT = 20_000;
-
-function timeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`Timed out: ${what}`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function latin1(text: string): Uint8Array {
-  return Uint8Array.from(text, (c) => c.charCodeAt(0));
-}
-
-function fromLatin1(bytes: Uint8Array): string {
-  let text = "";
-  for (const byte of bytes) text += String.fromCharCode(byte);
-  return text;
-}
 
 function patterned(length: number): Uint8Array<ArrayBuffer> {
   const bytes = new Uint8Array(length);
@@ -57,111 +45,13 @@ function patterned(length: number): Uint8Array<ArrayBuffer> {
 }
 
 // ---------------------------------------------------------------------------
-// Echo servers: the same behaviour on every peer
+// Echo servers: the same behaviour on every peer (`_client_servers.ts`)
 // ---------------------------------------------------------------------------
-
-/** The subprotocols every echo server speaks, in its order of preference. */
-const SERVER_PROTOCOLS = ["chat", "superchat"];
-
-/** What an echo server saw of one connection. */
-interface SeenConnection {
-  /** The request's path and query. */
-  target: string;
-  /** The request's headers. */
-  headers: Headers;
-  /** The close code and reason the server received (or ended with). */
-  closed: Promise<WebSocketCloseInfo>;
-}
-
-/**
- * A running echo server. It echoes every message, except a text message
- * `"close <code> <reason>"`, which makes it close with that code and reason.
- */
-interface EchoServer {
-  url: string;
-  /** Resolves with the next connection the server accepted. */
-  next(): Promise<SeenConnection>;
-  stop(): Promise<void>;
-}
 
 interface Peer {
   name: string;
   skip: string | false;
   start(): Promise<EchoServer>;
-}
-
-/** Queues values for `next()`. */
-function queue<T>(): { push(value: T): void; next(): Promise<T> } {
-  const values: T[] = [];
-  const waiting: ((value: T) => void)[] = [];
-  return {
-    push(value: T): void {
-      const waiter = waiting.shift();
-      if (waiter !== undefined) waiter(value);
-      else values.push(value);
-    },
-    next(): Promise<T> {
-      const value = values.shift();
-      if (value !== undefined) return Promise.resolve(value);
-      return timeout(
-        new Promise((resolve) => waiting.push(resolve)),
-        5000,
-        "a connection on the server",
-      );
-    },
-  };
-}
-
-function chooseProtocol(offered: string | null): string | undefined {
-  const list = (offered ?? "").split(",").map((part) => part.trim());
-  return SERVER_PROTOCOLS.find((protocol) => list.includes(protocol));
-}
-
-function parseCloseCommand(
-  message: string,
-): WebSocketCloseInfo | null {
-  const match = /^close (\d+) ?(.*)$/.exec(message);
-  return match === null
-    ? null
-    : { closeCode: Number(match[1]), reason: match[2] ?? "" };
-}
-
-async function startWstream(tls?: { cert: string; key: string }): Promise<
-  EchoServer
-> {
-  const seen = queue<SeenConnection>();
-  const server: Server = serve(
-    { port: 0, hostname: "127.0.0.1", pingInterval: 0, ...tls },
-    async (request) => {
-      const { response, socket } = await upgrade(request, {
-        protocols: SERVER_PROTOCOLS,
-      });
-      if (socket === null) return response;
-      const url = new URL(request.url);
-      seen.push({
-        target: url.pathname + url.search,
-        headers: new Headers(request.headers),
-        closed: socket.closed,
-      });
-      socket.opened.then(async ({ readable, writable }) => {
-        const writer = writable.getWriter();
-        for await (const message of readable) {
-          const command = typeof message === "string"
-            ? parseCloseCommand(message)
-            : null;
-          if (command !== null) socket.close(command);
-          else await writer.write(message);
-        }
-      }).catch(() => {});
-      return response;
-    },
-  );
-  const { port } = await server.listening;
-  return {
-    url: `${tls === undefined ? "ws" : "wss"}://127.0.0.1:${port}`,
-    next: seen.next,
-    stop: () => server.shutdown(),
-  };
 }
 
 /** The part of Deno's API the Deno.serve peer uses. */
@@ -178,7 +68,7 @@ interface DenoServeApi {
 
 function startDenoServe(): Promise<EchoServer> {
   const deno = getDeno() as unknown as DenoServeApi;
-  const seen = queue<SeenConnection>();
+  const seen = new Inbox<SeenConnection>("a connection on the server");
   const sockets = new Set<WebSocket>();
   const server = deno.serve(
     { port: 0, hostname: "127.0.0.1", onListen() {} },
@@ -218,7 +108,7 @@ function startDenoServe(): Promise<EchoServer> {
   );
   return Promise.resolve({
     url: `ws://127.0.0.1:${server.addr.port}`,
-    next: seen.next,
+    next: () => seen.next(5000),
     async stop(): Promise<void> {
       for (const socket of sockets) socket.close();
       await server.shutdown();
@@ -256,7 +146,7 @@ interface BunServeApi {
 
 function startBunServe(): Promise<EchoServer> {
   const bun = getBun() as unknown as BunServeApi;
-  const seen = queue<SeenConnection>();
+  const seen = new Inbox<SeenConnection>("a connection on the server");
   const server = bun.serve({
     port: 0,
     hostname: "127.0.0.1",
@@ -294,7 +184,7 @@ function startBunServe(): Promise<EchoServer> {
   });
   return Promise.resolve({
     url: `ws://127.0.0.1:${server.port}`,
-    next: seen.next,
+    next: () => seen.next(5000),
     async stop(): Promise<void> {
       await server.stop(true);
     },
@@ -324,26 +214,13 @@ async function nextMessage(
   return value!;
 }
 
-/** Runs `body` against a fresh server, stopping the server in `finally`. */
-async function withServer(
-  peer: Peer,
-  body: (server: EchoServer) => Promise<void>,
-): Promise<void> {
-  const server = await peer.start();
-  try {
-    await body(server);
-  } finally {
-    await timeout(server.stop(), 10_000, "server shutdown");
-  }
-}
-
 for (const peer of PEERS) {
   describe(
     `connect() to ${peer.name}`,
     { skip: peer.skip, timeout: TEST_TIMEOUT },
     () => {
       it("echoes text, binary, empty and 1 MiB messages", async () => {
-        await withServer(peer, async (server) => {
+        await withServer(peer.start, async (server) => {
           const socket = await connect(`${server.url}/echo`);
           assert.equal(socket.url, `${server.url}/echo`);
           const { readable, writable, protocol, extensions } = await socket
@@ -375,7 +252,7 @@ for (const peer of PEERS) {
       });
 
       it("sends the path, query and custom headers the server sees", async () => {
-        await withServer(peer, async (server) => {
+        await withServer(peer.start, async (server) => {
           const socket = await connect(`${server.url}/room/1?user=ada&x=%20`, {
             headers: {
               Authorization: "Bearer token-123",
@@ -401,7 +278,7 @@ for (const peer of PEERS) {
       });
 
       it("negotiates the subprotocol the server prefers among those offered", async () => {
-        await withServer(peer, async (server) => {
+        await withServer(peer.start, async (server) => {
           const socket = await connect(server.url, {
             protocols: ["v2.example", "superchat", "chat"],
           });
@@ -422,7 +299,7 @@ for (const peer of PEERS) {
       });
 
       it("closes with a code and reason the server receives", async () => {
-        await withServer(peer, async (server) => {
+        await withServer(peer.start, async (server) => {
           const socket = await connect(server.url);
           const seen = await server.next();
           const { readable } = await socket.opened;
@@ -439,7 +316,7 @@ for (const peer of PEERS) {
       });
 
       it("reports the code and reason of a close the server starts", async () => {
-        await withServer(peer, async (server) => {
+        await withServer(peer.start, async (server) => {
           const socket = await connect(server.url);
           const { readable, writable } = await socket.opened;
           await writable.getWriter().write("close 4001 server says bye");
@@ -553,125 +430,6 @@ describe("connect() over TLS (wss:)", { timeout: TEST_TIMEOUT }, () => {
 // ---------------------------------------------------------------------------
 // Raw servers: every way a handshake can fail
 // ---------------------------------------------------------------------------
-
-/** One connection accepted by a raw server. */
-interface RawConnection {
-  /** The request head the client sent (up to the empty line). */
-  head: string;
-  /** The `Sec-WebSocket-Key` of the request. */
-  key: string;
-  /** Writes bytes (a string is sent as Latin-1). */
-  write(data: string | Uint8Array): Promise<void>;
-  /** Closes the socket. */
-  close(): void;
-  /** Resolves once the client closed or reset its side. */
-  ended: Promise<void>;
-}
-
-interface RawServer {
-  url: string;
-  /** Connections seen so far. */
-  count(): number;
-  /** Connections the server still has open (the client has not let go). */
-  open(): number;
-  next(): Promise<RawConnection>;
-  stop(): Promise<void>;
-}
-
-/**
- * A TCP server that reads a request head and lets `answer` reply by hand;
- * it keeps reading afterwards to see when the client lets go.
- */
-async function startRaw(
-  answer: (connection: RawConnection) => Promise<void> | void,
-): Promise<RawServer> {
-  const seen = queue<RawConnection>();
-  const sockets = new Set<TcpConnection>();
-  let count = 0;
-  const listener: TcpListener = listenTcp(
-    { hostname: "127.0.0.1", port: 0 },
-    (socket) => {
-      count++;
-      sockets.add(socket);
-      void handle(socket).finally(() => {
-        sockets.delete(socket);
-        socket.close();
-      });
-    },
-  );
-  async function handle(socket: TcpConnection): Promise<void> {
-    const reader = socket.readable.getReader();
-    const ended = Promise.withResolvers<void>();
-    let text = "";
-    try {
-      while (!text.includes("\r\n\r\n")) {
-        const { done, value } = await reader.read();
-        if (done) return ended.resolve();
-        text += fromLatin1(value);
-      }
-    } catch {
-      return ended.resolve();
-    }
-    const head = text.slice(0, text.indexOf("\r\n\r\n") + 4);
-    const connection: RawConnection = {
-      head,
-      key: /sec-websocket-key: *(.*?)\r\n/i.exec(head)?.[1] ?? "",
-      async write(data) {
-        const writer = socket.writable.getWriter();
-        try {
-          await writer.write(typeof data === "string" ? latin1(data) : data);
-        } finally {
-          writer.releaseLock();
-        }
-      },
-      close: () => socket.close(),
-      ended: ended.promise,
-    };
-    seen.push(connection);
-    // Keep reading, so that the client closing its side is seen.
-    const draining = (async () => {
-      try {
-        while (!(await reader.read()).done) { /* discard */ }
-      } catch {
-        // A reset ends it too.
-      }
-      ended.resolve();
-    })();
-    await answer(connection);
-    await draining;
-  }
-  const { port } = await listener.listening;
-  return {
-    url: `ws://127.0.0.1:${port}`,
-    count: () => count,
-    open: () => sockets.size,
-    next: seen.next,
-    async stop(): Promise<void> {
-      listener.close();
-      for (const socket of sockets) socket.close();
-      await listener.closed.catch(() => {});
-    },
-  };
-}
-
-async function withRaw(
-  answer: (connection: RawConnection) => Promise<void> | void,
-  body: (server: RawServer) => Promise<void>,
-): Promise<void> {
-  const server = await startRaw(answer);
-  try {
-    await body(server);
-  } finally {
-    await server.stop();
-  }
-}
-
-/** A 101 head answering `key`, with extra header lines. */
-async function switching(key: string, extra = ""): Promise<string> {
-  return "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n" +
-    `Connection: Upgrade\r\nSec-WebSocket-Accept: ${await acceptKey(key)}\r\n` +
-    extra + "\r\n";
-}
 
 /** Asserts a HandshakeError of `code` whose message matches `message`. */
 function handshakeError(
@@ -1011,14 +769,7 @@ describe("connect() handshake failures", { timeout: TEST_TIMEOUT }, () => {
   });
 
   it("wraps a refused connection with the URL and the cause", async () => {
-    // Find a port nobody listens on: listen, note it, close.
-    const listener = listenTcp(
-      { hostname: "127.0.0.1", port: 0 },
-      (c) => c.close(),
-    );
-    const { port } = await listener.listening;
-    listener.close();
-    await listener.closed.catch(() => {});
+    const port = await unusedPort();
     await assert.rejects(
       timeout(connect(`ws://127.0.0.1:${port}/x`), 5000, "connect"),
       (error: unknown) => {

@@ -9,22 +9,13 @@ import type { ChildProcess } from "node:child_process";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { getBun, getDeno } from "../lib/transports/_runtime_types.ts";
+import { timeout } from "./_test_utils.ts";
 
 /** wstream's server runs on Deno and Bun only, for now. */
 const SKIP = getDeno() === undefined && getBun() === undefined
   ? "serve() needs Deno or Bun"
   : false;
 const TEST_TIMEOUT = 30_000;
-
-function timeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`Timed out: ${what}`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
 
 /** Starts `examples/<name>` with this runtime, as its doc says to run it. */
 function runExample(name: string, env: Record<string, string>): ChildProcess {

@@ -7,25 +7,12 @@ import {
   createRandom,
   encodeClientFrame,
   encodeServerFrame,
+  frame,
   hex,
   toHex,
 } from "./_test_utils.ts";
 
 const encoder = new TextEncoder();
-
-function frame(
-  opcode: number,
-  payload: Uint8Array | string,
-  fin = true,
-  rsv = 0,
-): Frame {
-  return {
-    fin,
-    rsv,
-    opcode,
-    payload: typeof payload === "string" ? encoder.encode(payload) : payload,
-  };
-}
 
 /** Parses all frames from `bytes` with a parser of the given role. */
 function parseAll(bytes: Uint8Array, role: "server" | "client"): Frame[] {

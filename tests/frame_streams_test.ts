@@ -11,25 +11,10 @@ import {
   chunkings,
   concat,
   createRandom,
+  frame,
   hex,
   randomChunks,
 } from "./_test_utils.ts";
-
-const encoder = new TextEncoder();
-
-function frame(
-  opcode: number,
-  payload: Uint8Array | string,
-  fin = true,
-  rsv = 0,
-): Frame {
-  return {
-    fin,
-    rsv,
-    opcode,
-    payload: typeof payload === "string" ? encoder.encode(payload) : payload,
-  };
-}
 
 /** Decodes `chunks` through a FrameDecoderStream into plain frame objects. */
 async function decode(

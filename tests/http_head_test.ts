@@ -2,6 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { HttpHeadError, HttpHeadReader } from "../lib/http_head.ts";
 import type { HttpHead, HttpHeadReaderOptions } from "../lib/http_head.ts";
+import { latin1, pushInChunks } from "./_test_utils.ts";
 
 const encoder = new TextEncoder();
 
@@ -11,13 +12,7 @@ function read(
   size: number,
   options?: HttpHeadReaderOptions,
 ): HttpHead | null {
-  const reader = new HttpHeadReader(options);
-  const step = Number.isFinite(size) ? size : bytes.length;
-  for (let i = 0; i < bytes.length; i += step) {
-    const head = reader.push(bytes.subarray(i, i + step));
-    if (head !== null) return head;
-  }
-  return null;
+  return pushInChunks(new HttpHeadReader(options), bytes, size);
 }
 
 const CHUNKINGS = [["whole", Infinity], ["1-byte chunks", 1]] as const;
@@ -330,16 +325,11 @@ const BAD: BadCase[] = [
   },
 ];
 
-function bytesOf(text: string): Uint8Array {
-  // Latin-1: one byte per code unit, so tests can spell obs-text and NUL.
-  return Uint8Array.from(text, (c) => c.charCodeAt(0));
-}
-
 describe("HttpHeadReader", () => {
   for (const [chunking, size] of CHUNKINGS) {
     for (const c of GOOD) {
       it(`reads ${c.name} (${chunking})`, () => {
-        const bytes = bytesOf(c.head + (c.rest ?? ""));
+        const bytes = latin1(c.head + (c.rest ?? ""));
         // In 1-byte chunks the rest arrives in later pushes, never returned.
         const head = read(bytes, size, c.options);
         assert.ok(head !== null, "expected a complete head");
@@ -351,14 +341,14 @@ describe("HttpHeadReader", () => {
         }
         assert.deepEqual(
           head.rest,
-          size === 1 ? new Uint8Array() : bytesOf(c.rest ?? ""),
+          size === 1 ? new Uint8Array() : latin1(c.rest ?? ""),
         );
       });
     }
     for (const c of BAD) {
       it(`answers ${c.status} to ${c.name} (${chunking})`, () => {
         assert.throws(
-          () => read(bytesOf(c.head), size, c.options),
+          () => read(latin1(c.head), size, c.options),
           (error: unknown) => {
             assert.ok(error instanceof HttpHeadError, String(error));
             assert.equal(error.status, c.status);

@@ -1,6 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { HttpResponseHeadReader } from "../lib/http_response_head.ts";
+import { latin1, pushInChunks } from "./_test_utils.ts";
 import type {
   HttpResponseHead,
   HttpResponseHeadReaderOptions,
@@ -12,21 +13,10 @@ function read(
   size: number,
   options?: HttpResponseHeadReaderOptions,
 ): HttpResponseHead | null {
-  const reader = new HttpResponseHeadReader(options);
-  const step = Number.isFinite(size) ? size : bytes.length;
-  for (let i = 0; i < bytes.length; i += step) {
-    const head = reader.push(bytes.subarray(i, i + step));
-    if (head !== null) return head;
-  }
-  return null;
+  return pushInChunks(new HttpResponseHeadReader(options), bytes, size);
 }
 
 const CHUNKINGS = [["whole", Infinity], ["1-byte chunks", 1]] as const;
-
-function bytesOf(text: string): Uint8Array {
-  // Latin-1: one byte per code unit, so tests can spell obs-text and NUL.
-  return Uint8Array.from(text, (c) => c.charCodeAt(0));
-}
 
 interface GoodCase {
   name: string;
@@ -283,7 +273,7 @@ describe("HttpResponseHeadReader", () => {
   for (const [chunking, size] of CHUNKINGS) {
     for (const c of GOOD) {
       it(`reads ${c.name} (${chunking})`, () => {
-        const bytes = bytesOf(c.head + (c.rest ?? ""));
+        const bytes = latin1(c.head + (c.rest ?? ""));
         const head = read(bytes, size, c.options);
         assert.ok(head !== null, "expected a complete head");
         assert.equal(head.version, c.version ?? "HTTP/1.1");
@@ -295,14 +285,14 @@ describe("HttpResponseHeadReader", () => {
         // In 1-byte chunks the rest arrives in later pushes, never returned.
         assert.deepEqual(
           head.rest,
-          size === 1 ? new Uint8Array() : bytesOf(c.rest ?? ""),
+          size === 1 ? new Uint8Array() : latin1(c.rest ?? ""),
         );
       });
     }
     for (const c of BAD) {
       it(`throws ${c.error.name} on ${c.name} (${chunking})`, () => {
         assert.throws(
-          () => read(bytesOf(c.head), size, c.options),
+          () => read(latin1(c.head), size, c.options),
           (error: unknown) => {
             assert.ok(error instanceof c.error, String(error));
             assert.match((error as Error).message, c.message);
@@ -315,39 +305,39 @@ describe("HttpResponseHeadReader", () => {
 
   it("recognises a non-HTTP answer at its first bytes, before any line ends", () => {
     const reader = new HttpResponseHeadReader();
-    assert.equal(reader.push(bytesOf("HT")), null);
-    assert.throws(() => reader.push(bytesOf("X")), SyntaxError);
+    assert.equal(reader.push(latin1("HT")), null);
+    assert.throws(() => reader.push(latin1("X")), SyntaxError);
     assert.throws(
-      () => new HttpResponseHeadReader().push(bytesOf("\x16\x03\x01\x02")),
+      () => new HttpResponseHeadReader().push(latin1("\x16\x03\x01\x02")),
       /Malformed status line starting/,
     );
   });
 
   it("rejects a malformed status line as soon as it ends, before the head does", () => {
     const reader = new HttpResponseHeadReader();
-    assert.throws(() => reader.push(bytesOf("HTTP/1.1 abc\r\n")), SyntaxError);
+    assert.throws(() => reader.push(latin1("HTTP/1.1 abc\r\n")), SyntaxError);
   });
 
   it("returns null until the final empty line arrives", () => {
     const reader = new HttpResponseHeadReader();
-    assert.equal(reader.push(bytesOf("HTTP/1.1 101 OK\r\n")), null);
-    assert.equal(reader.push(bytesOf("Upgrade: websocket\r\n")), null);
-    assert.equal(reader.push(bytesOf("\r")), null);
+    assert.equal(reader.push(latin1("HTTP/1.1 101 OK\r\n")), null);
+    assert.equal(reader.push(latin1("Upgrade: websocket\r\n")), null);
+    assert.equal(reader.push(latin1("\r")), null);
     assert.equal(reader.bytesReceived, 38);
-    assert.ok(reader.push(bytesOf("\n")) !== null);
+    assert.ok(reader.push(latin1("\n")) !== null);
   });
 
   it("returns a rest that does not alias the pushed chunk", () => {
-    const chunk = bytesOf("HTTP/1.1 101 OK\r\n\r\nxyz");
+    const chunk = latin1("HTTP/1.1 101 OK\r\n\r\nxyz");
     const head = new HttpResponseHeadReader().push(chunk);
     assert.ok(head !== null);
     chunk.fill(0);
-    assert.deepEqual(head.rest, bytesOf("xyz"));
+    assert.deepEqual(head.rest, latin1("xyz"));
   });
 
   it("keeps each Set-Cookie header apart", () => {
     const head = read(
-      bytesOf("HTTP/1.1 101 OK\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\n"),
+      latin1("HTTP/1.1 101 OK\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\n"),
       Infinity,
     );
     assert.deepEqual(head?.headers.getSetCookie(), ["a=1", "b=2"]);
@@ -355,7 +345,7 @@ describe("HttpResponseHeadReader", () => {
 
   it("throws TypeError when pushed to after returning a head", () => {
     const reader = new HttpResponseHeadReader();
-    reader.push(bytesOf("HTTP/1.1 101 OK\r\n\r\n"));
+    reader.push(latin1("HTTP/1.1 101 OK\r\n\r\n"));
     assert.throws(() => reader.push(new Uint8Array(1)), TypeError);
   });
 

@@ -9,7 +9,8 @@ import { bunServeOptions, upgrade } from "../mod.ts";
 import type { BunServeOptions, WebSocketStreamLike } from "../mod.ts";
 import { nativeAdapterSuite } from "./_native_suite.ts";
 import type { NativeServer } from "./_native_suite.ts";
-import { openClient, timeout } from "./_shared_handler.ts";
+import { openClient } from "./_shared_handler.ts";
+import { timeout } from "./_test_utils.ts";
 
 interface BunServe {
   serve(options: Record<string, unknown>): {

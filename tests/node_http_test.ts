@@ -2,7 +2,6 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as http from "node:http";
 import * as https from "node:https";
-import type { AddressInfo } from "node:net";
 import { attachToNodeServer } from "../lib/node_http.ts";
 import type { AttachToNodeServerOptions } from "../lib/node_http.ts";
 import type { ServeHandler } from "../lib/serve.ts";
@@ -13,7 +12,6 @@ import {
   closeFrameInfo,
   dial,
   exchange,
-  latin1,
   MASKED_HELLO,
   OPCODE_CLOSE,
   OPCODE_PING,
@@ -21,9 +19,9 @@ import {
   RawWebSocket,
   readUntil,
   text,
-  timeout,
   UPGRADE_HEAD,
 } from "./_raw_client.ts";
+import { echoUpgraded, latin1, listenLocal, timeout } from "./_test_utils.ts";
 
 const TEST_TIMEOUT = 20_000;
 
@@ -37,15 +35,7 @@ function echoHandler(
     if (request.headers.get("upgrade") === null) {
       return new Response(`handler ${request.method} ${request.url}`);
     }
-    const { response, socket } = await upgrade(request);
-    if (socket !== null) {
-      sockets.push(socket);
-      socket.opened.then(async ({ readable, writable }) => {
-        const writer = writable.getWriter();
-        for await (const message of readable) await writer.write(message);
-      }).catch(() => {});
-    }
-    return response;
+    return echoUpgraded(await upgrade(request), sockets);
   };
 }
 
@@ -56,15 +46,7 @@ async function listen(
   options: AttachToNodeServerOptions = {},
 ): Promise<{ port: number; detach: () => void }> {
   const detach = attachToNodeServer(server, handler, options);
-  await timeout(
-    new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(0, "127.0.0.1", () => resolve());
-    }),
-    5000,
-    "listening",
-  );
-  return { port: (server.address() as AddressInfo).port, detach };
+  return { port: await listenLocal(server), detach };
 }
 
 async function stop(server: http.Server): Promise<void> {

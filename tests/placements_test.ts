@@ -17,10 +17,9 @@ import {
   openClient,
   rawExchange,
   SHARED_PAGE,
-  testBytes,
-  timeout,
   upgradeRequestHead,
 } from "./_shared_handler.ts";
+import { testBytes, timeout } from "./_test_utils.ts";
 
 const TEST_TIMEOUT = 30_000;
 

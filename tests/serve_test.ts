@@ -7,10 +7,8 @@ import type { WebSocketStreamLike } from "../lib/websocket_connection.ts";
 import { generateSelfSignedCert } from "./_certs.ts";
 import {
   closeFrameInfo,
-  delay,
   dial,
   exchange,
-  latin1,
   MASKED_HELLO,
   OPCODE_CLOSE,
   OPCODE_PING,
@@ -22,9 +20,9 @@ import {
   readAll,
   readUntil,
   text,
-  timeout,
   UPGRADE_HEAD,
 } from "./_raw_client.ts";
+import { delay, echoUpgraded, latin1, timeout } from "./_test_utils.ts";
 
 const TEST_TIMEOUT = 20_000;
 
@@ -50,15 +48,7 @@ function echoHandler(
     if (request.headers.get("upgrade") === null) {
       return new Response(`plain ${request.url}`);
     }
-    const { response, socket } = await upgrade(request, options);
-    if (socket !== null) {
-      sockets.push(socket);
-      socket.opened.then(async ({ readable, writable }) => {
-        const writer = writable.getWriter();
-        for await (const message of readable) await writer.write(message);
-      }).catch(() => {});
-    }
-    return response;
+    return echoUpgraded(await upgrade(request, options), sockets);
   };
 }
 
@@ -417,7 +407,7 @@ describe("serve", { timeout: TEST_TIMEOUT }, () => {
       onListen: () => listened = true,
     }, () => new Response("up"));
     await timeout(server.finished, 5000, "finished");
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await delay(10);
     assert.equal(listened, false);
     // Deno and Bun bound the port at once; Node never did.
     if (server.addr.port !== 0) await assert.rejects(dial(server.addr.port));

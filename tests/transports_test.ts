@@ -17,6 +17,8 @@ import {
 } from "../lib/transports/tcp.ts";
 import { connectNode, listenNode } from "../lib/transports/node.ts";
 import { generateSelfSignedCert } from "./_certs.ts";
+import { readAll } from "./_raw_client.ts";
+import { delay, fromLatin1, Inbox, latin1, timeout } from "./_test_utils.ts";
 
 const TEST_TIMEOUT = 20_000;
 const RUNTIME = getDeno() !== undefined
@@ -45,43 +47,6 @@ if (RUNTIME !== "Node") {
   });
 }
 
-function timeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`Timed out: ${what}`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
-function latin1(text: string): Uint8Array {
-  return Uint8Array.from(text, (c) => c.charCodeAt(0));
-}
-
-function fromLatin1(bytes: Uint8Array): string {
-  let text = "";
-  for (const byte of bytes) text += String.fromCharCode(byte);
-  return text;
-}
-
-/** Reads everything until the peer closes; a reset counts as the end. */
-async function readAll(connection: TcpConnection): Promise<string> {
-  const reader = connection.readable.getReader();
-  let text = "";
-  try {
-    while (true) {
-      const { done, value } = await reader.read();
-      if (done) return text;
-      text += fromLatin1(value);
-    }
-  } catch {
-    return text;
-  } finally {
-    reader.releaseLock();
-  }
-}
-
 /** A listener on 127.0.0.1:0 whose accepted connections queue up. */
 async function open(
   transport: Transport,
@@ -92,29 +57,16 @@ async function open(
   port: number;
   accepted: () => Promise<TcpConnection>;
 }> {
-  const queue: TcpConnection[] = [];
-  const waiting: ((connection: TcpConnection) => void)[] = [];
+  const queue = new Inbox<TcpConnection>("accept");
   const listener = transport.listen(
     { hostname: "127.0.0.1", port: 0, ...options },
-    onConnection ?? ((connection) => {
-      const waiter = waiting.shift();
-      if (waiter !== undefined) waiter(connection);
-      else queue.push(connection);
-    }),
+    onConnection ?? ((connection) => queue.push(connection)),
   );
   const { port } = await timeout(listener.listening, 5000, "listening");
   return {
     listener,
     port,
-    accepted: () => {
-      const connection = queue.shift();
-      if (connection !== undefined) return Promise.resolve(connection);
-      return timeout(
-        new Promise((resolve) => waiting.push(resolve)),
-        5000,
-        "accept",
-      );
-    },
+    accepted: () => queue.next(5000),
   };
 }
 
@@ -160,7 +112,7 @@ for (const transport of TRANSPORTS) {
           true,
         );
         // Half-closed by the client: the server can still answer, later.
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        await delay(100);
         await serverWriter.write(latin1("late"));
         assert.equal(
           fromLatin1(
@@ -236,7 +188,7 @@ for (const transport of TRANSPORTS) {
         // The client sends data the server never reads...
         const clientWriter = client.writable.getWriter();
         await clientWriter.write(new Uint8Array(256 * 1024).fill(1));
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        await delay(50);
         // ...and the server answers and closes: writable first, then readable.
         const serverWriter = server.writable.getWriter();
         await serverWriter.write(latin1("last words"));
@@ -260,7 +212,7 @@ for (const transport of TRANSPORTS) {
         const server = await accepted();
         let closed = false;
         server.closed.then(() => closed = true);
-        await new Promise((resolve) => setTimeout(resolve, 20));
+        await delay(20);
         assert.equal(closed, false);
         client.close();
         assert.equal(await timeout(readAll(server), 5000, "EOF"), "");

@@ -5,22 +5,13 @@ import { serve } from "../lib/serve.ts";
 import { upgrade } from "../lib/upgrade.ts";
 import type { UpgradeResult } from "../lib/upgrade.ts";
 import type { WebSocketStreamLike } from "../lib/websocket_connection.ts";
+import { echoUpgraded, timeout } from "./_test_utils.ts";
 
 /** wstream's server runs on Deno and Bun only, for now. */
 const SKIP = getDeno() === undefined && getBun() === undefined
   ? "serve() needs Deno or Bun"
   : false;
 const TEST_TIMEOUT = 15_000;
-
-function timeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`Timed out: ${what}`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
 
 const VALID_HEADERS = {
   Upgrade: "websocket",
@@ -185,18 +176,10 @@ describe("upgrade", { timeout: TEST_TIMEOUT }, () => {
       { port: 0, maxMessageSize: 1024 },
       async (request) => {
         const own = new URL(request.url).pathname === "/own";
-        const { response, socket } = await upgrade(
-          request,
-          own ? { maxMessageSize: 2048 } : {},
+        return echoUpgraded(
+          await upgrade(request, own ? { maxMessageSize: 2048 } : {}),
+          sockets,
         );
-        if (socket !== null) {
-          sockets.push(socket);
-          socket.opened.then(async ({ readable, writable }) => {
-            const writer = writable.getWriter();
-            for await (const message of readable) await writer.write(message);
-          }).catch(() => {});
-        }
-        return response;
       },
     );
     try {

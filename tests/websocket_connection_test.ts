@@ -8,7 +8,8 @@ import {
   WebSocketConnection,
   type WebSocketMessage,
 } from "../lib/websocket_connection.ts";
-import { delay, readAll, transportPair } from "./_transport_pair.ts";
+import { delay, frame } from "./_test_utils.ts";
+import { readAll, transportPair } from "./_transport_pair.ts";
 
 function connectedPair(
   serverOptions: Partial<ConstructorParameters<typeof WebSocketConnection>[1]> =
@@ -43,14 +44,7 @@ function decodeFrames(bytes: Uint8Array, role: "client" | "server"): Frame[] {
 
 const clientEncoder = new FrameEncoder({ role: "client" });
 function clientFrame(opcode: number, payload: Uint8Array | string, fin = true) {
-  return clientEncoder.encode({
-    fin,
-    rsv: 0,
-    opcode,
-    payload: typeof payload === "string"
-      ? new TextEncoder().encode(payload)
-      : payload,
-  });
+  return clientEncoder.encode(frame(opcode, payload, fin));
 }
 
 describe("WebSocketConnection", () => {

@@ -5,199 +5,19 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { HandshakeError, WebSocketError } from "../lib/errors.ts";
-import { acceptKey } from "../lib/handshake.ts";
-import { serve } from "../lib/serve.ts";
-import { upgrade } from "../lib/upgrade.ts";
-import { listenTcp } from "../lib/transports/tcp.ts";
-import type { TcpConnection, TcpListener } from "../lib/transports/tcp.ts";
-import type {
-  WebSocketCloseInfo,
-  WebSocketStreamLike,
-} from "../lib/websocket_connection.ts";
+import type { WebSocketStreamLike } from "../lib/websocket_connection.ts";
 import { WebSocketStream } from "../lib/websocket_stream.ts";
 import { generateSelfSignedCert } from "./_certs.ts";
-import { encodeServerFrame } from "./_test_utils.ts";
+import {
+  startWstream,
+  switching,
+  unusedPort,
+  withRaw,
+  withServer,
+} from "./_client_servers.ts";
+import { delay, encodeServerFrame, timeout } from "./_test_utils.ts";
 
 const TEST_TIMEOUT = 20_000;
-
-function timeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`Timed out: ${what}`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function latin1(text: string): Uint8Array {
-  return Uint8Array.from(text, (c) => c.charCodeAt(0));
-}
-
-function fromLatin1(bytes: Uint8Array): string {
-  let text = "";
-  for (const byte of bytes) text += String.fromCharCode(byte);
-  return text;
-}
-
-/** What the echo server saw of one connection. */
-interface Seen {
-  headers: Headers;
-  closed: Promise<WebSocketCloseInfo>;
-}
-
-/**
- * An echo server on wstream's `serve()`: echoes every message; a text
- * message `"close <code> <reason>"` makes it close with that code and reason.
- */
-async function withEcho(
-  body: (url: string, next: () => Promise<Seen>) => Promise<void>,
-  tls?: { cert: string; key: string },
-): Promise<void> {
-  const seen: Seen[] = [];
-  const waiting: ((value: Seen) => void)[] = [];
-  const server = serve(
-    { port: 0, hostname: "127.0.0.1", pingInterval: 0, ...tls },
-    async (request) => {
-      const { response, socket } = await upgrade(request, {
-        protocols: ["chat"],
-      });
-      if (socket === null) return response;
-      const entry = { headers: request.headers, closed: socket.closed };
-      const waiter = waiting.shift();
-      if (waiter !== undefined) waiter(entry);
-      else seen.push(entry);
-      socket.opened.then(async ({ readable, writable }) => {
-        const writer = writable.getWriter();
-        for await (const message of readable) {
-          const match = typeof message === "string"
-            ? /^close (\d+) ?(.*)$/.exec(message)
-            : null;
-          if (match !== null) {
-            socket.close({
-              closeCode: Number(match[1]),
-              reason: match[2] ?? "",
-            });
-          } else {
-            await writer.write(message);
-          }
-        }
-      }).catch(() => {});
-      return response;
-    },
-  );
-  const { port } = await server.listening;
-  const next = (): Promise<Seen> => {
-    const entry = seen.shift();
-    if (entry !== undefined) return Promise.resolve(entry);
-    return timeout(
-      new Promise((resolve) => waiting.push(resolve)),
-      5000,
-      "a connection",
-    );
-  };
-  try {
-    await body(`${tls === undefined ? "ws" : "wss"}://127.0.0.1:${port}`, next);
-  } finally {
-    await timeout(server.shutdown(), 10_000, "server shutdown");
-  }
-}
-
-/** A raw connection: the request head, a writer, and when the client let go. */
-interface RawConnection {
-  key: string;
-  write(data: string | Uint8Array): Promise<void>;
-  close(): void;
-  ended: Promise<void>;
-}
-
-/** A raw TCP server that lets `answer` reply to the request head by hand. */
-async function withRaw(
-  answer: (connection: RawConnection) => Promise<void> | void,
-  body: (url: string, next: () => Promise<RawConnection>) => Promise<void>,
-): Promise<void> {
-  const accepted: RawConnection[] = [];
-  const waiting: ((value: RawConnection) => void)[] = [];
-  const sockets = new Set<TcpConnection>();
-  const listener: TcpListener = listenTcp(
-    { hostname: "127.0.0.1", port: 0 },
-    (socket) => {
-      sockets.add(socket);
-      void handle(socket).finally(() => {
-        sockets.delete(socket);
-        socket.close();
-      });
-    },
-  );
-  async function handle(socket: TcpConnection): Promise<void> {
-    const reader = socket.readable.getReader();
-    const ended = Promise.withResolvers<void>();
-    let text = "";
-    try {
-      while (!text.includes("\r\n\r\n")) {
-        const { done, value } = await reader.read();
-        if (done) return;
-        text += fromLatin1(value);
-      }
-    } catch {
-      return;
-    }
-    const connection: RawConnection = {
-      key: /sec-websocket-key: *(.*?)\r\n/i.exec(text)?.[1] ?? "",
-      async write(data) {
-        const writer = socket.writable.getWriter();
-        try {
-          await writer.write(typeof data === "string" ? latin1(data) : data);
-        } finally {
-          writer.releaseLock();
-        }
-      },
-      close: () => socket.close(),
-      ended: ended.promise,
-    };
-    const waiter = waiting.shift();
-    if (waiter !== undefined) waiter(connection);
-    else accepted.push(connection);
-    const draining = (async () => {
-      try {
-        while (!(await reader.read()).done) { /* discard */ }
-      } catch {
-        // A reset ends it too.
-      }
-      ended.resolve();
-    })();
-    await answer(connection);
-    await draining;
-  }
-  const { port } = await listener.listening;
-  const next = (): Promise<RawConnection> => {
-    const connection = accepted.shift();
-    if (connection !== undefined) return Promise.resolve(connection);
-    return timeout(
-      new Promise((resolve) => waiting.push(resolve)),
-      5000,
-      "a connection",
-    );
-  };
-  try {
-    await body(`ws://127.0.0.1:${port}`, next);
-  } finally {
-    listener.close();
-    for (const socket of sockets) socket.close();
-    await listener.closed.catch(() => {});
-  }
-}
-
-async function switching(key: string): Promise<string> {
-  return "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n" +
-    `Connection: Upgrade\r\nSec-WebSocket-Accept: ${await acceptKey(
-      key,
-    )}\r\n\r\n`;
-}
 
 /** Asserts that `opened` and `closed` both reject, with the same error. */
 async function bothReject(
@@ -219,7 +39,7 @@ async function bothReject(
 
 describe("WebSocketStream", { timeout: TEST_TIMEOUT }, () => {
   it("opens, exchanges messages and closes like the WHATWG WebSocketStream", async () => {
-    await withEcho(async (url, next) => {
+    await withServer(startWstream, async ({ url, next }) => {
       const socket = new WebSocketStream(`${url}/chat?room=1`, {
         protocols: ["chat"],
       });
@@ -262,7 +82,7 @@ describe("WebSocketStream", { timeout: TEST_TIMEOUT }, () => {
   });
 
   it("reports a close the server starts", async () => {
-    await withEcho(async (url) => {
+    await withServer(startWstream, async ({ url }) => {
       const socket = new WebSocketStream(url);
       const { readable, writable } = await socket.opened;
       await writable.getWriter().write("close 4002 server bye");
@@ -275,7 +95,7 @@ describe("WebSocketStream", { timeout: TEST_TIMEOUT }, () => {
   });
 
   it("sends the headers given and maps http: to ws:", async () => {
-    await withEcho(async (url, next) => {
+    await withServer(startWstream, async ({ url, next }) => {
       const socket = new WebSocketStream(url.replace(/^ws:/, "http:") + "/", {
         headers: { Authorization: "Basic YTpi", "X-Trace": "42" },
       });
@@ -291,14 +111,14 @@ describe("WebSocketStream", { timeout: TEST_TIMEOUT }, () => {
 
   it("connects over wss: with a self-signed certificate in tls.caCerts", async () => {
     const { cert, key } = generateSelfSignedCert();
-    await withEcho(async (url) => {
+    await withServer(() => startWstream({ cert, key }), async ({ url }) => {
       const socket = new WebSocketStream(url, { tls: { caCerts: [cert] } });
       const { readable, writable } = await timeout(socket.opened, 5000, "open");
       await writable.getWriter().write("secure");
       assert.equal((await readable.getReader().read()).value, "secure");
       socket.close({ closeCode: 1000 });
       assert.equal((await socket.closed).closeCode, 1000);
-    }, { cert, key });
+    });
   });
 
   it("resolves closed with 1006 when the connection is lost after opening", async () => {
@@ -307,7 +127,7 @@ describe("WebSocketStream", { timeout: TEST_TIMEOUT }, () => {
       await c.write(encodeServerFrame({ opcode: 1, payload: "then gone" }));
       await delay(20);
       c.close();
-    }, async (url) => {
+    }, async ({ url }) => {
       const socket = new WebSocketStream(url);
       const { readable } = await socket.opened;
       const reader = readable.getReader();
@@ -333,7 +153,7 @@ describe(
       await withRaw(
         (c) =>
           c.write("HTTP/1.1 403 Forbidden\r\nContent-Length: 6\r\n\r\ndenied"),
-        async (url, next) => {
+        async ({ url, next }) => {
           const socket = new WebSocketStream(url);
           await bothReject(
             socket,
@@ -355,7 +175,7 @@ describe(
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n" +
               "Connection: Upgrade\r\nSec-WebSocket-Accept: bad\r\n\r\n",
           ),
-        async (url) => {
+        async ({ url }) => {
           await bothReject(
             new WebSocketStream(url),
             (error) =>
@@ -367,7 +187,7 @@ describe(
     });
 
     it("rejects opened and closed with WS_ERR_HANDSHAKE_TIMEOUT", async () => {
-      await withRaw(() => {}, async (url, next) => {
+      await withRaw(() => {}, async ({ url, next }) => {
         const socket = new WebSocketStream(url, { handshakeTimeout: 100 });
         await bothReject(
           socket,
@@ -380,13 +200,7 @@ describe(
     });
 
     it("rejects opened and closed with the wrapped error of a refused connection", async () => {
-      const listener = listenTcp(
-        { hostname: "127.0.0.1", port: 0 },
-        (c) => c.close(),
-      );
-      const { port } = await listener.listening;
-      listener.close();
-      await listener.closed.catch(() => {});
+      const port = await unusedPort();
       await bothReject(
         new WebSocketStream(`ws://127.0.0.1:${port}/`),
         (error) =>
@@ -396,7 +210,7 @@ describe(
     });
 
     it("rejects opened and closed with the signal's reason when aborted", async () => {
-      await withRaw(() => {}, async (url, next) => {
+      await withRaw(() => {}, async ({ url, next }) => {
         const controller = new AbortController();
         const socket = new WebSocketStream(url, { signal: controller.signal });
         const connection = await next();
@@ -417,7 +231,7 @@ describe(
     });
 
     it("abandons the handshake when closed before it completes", async () => {
-      await withRaw(() => {}, async (url, next) => {
+      await withRaw(() => {}, async ({ url, next }) => {
         const socket = new WebSocketStream(url);
         const connection = await next();
         socket.close({ closeCode: 1000, reason: "never mind" });
@@ -433,7 +247,7 @@ describe(
     });
 
     it("abandons the handshake when closed at once, before connecting", async () => {
-      await withEcho(async (url) => {
+      await withServer(startWstream, async ({ url }) => {
         const socket = new WebSocketStream(url);
         socket.close();
         await bothReject(socket, (error) => error instanceof WebSocketError);
@@ -441,7 +255,7 @@ describe(
     });
 
     it("checks close() arguments before the handshake completes", async () => {
-      await withRaw(() => {}, async (url) => {
+      await withRaw(() => {}, async ({ url }) => {
         const socket = new WebSocketStream(url);
         assert.throws(() => socket.close({ closeCode: 1005 }), RangeError);
         assert.throws(() => socket.close({ closeCode: 1000.5 }), RangeError);
@@ -459,7 +273,7 @@ describe(
       // an unhandled rejection: the sockets below would fail this one.
       await withRaw(
         (c) => c.write("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"),
-        async (url) => {
+        async ({ url }) => {
           new WebSocketStream(url);
           new WebSocketStream(url, { handshakeTimeout: 50 });
           new WebSocketStream(url).close();
@@ -531,7 +345,7 @@ describe("WebSocketStream compared with the runtime's native class", {
   it("settles opened and closed the same way on a refused upgrade, an abort and an early close", async () => {
     await withRaw(
       (c) => c.write("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"),
-      async (url) => {
+      async ({ url }) => {
         for (const Class of [WebSocketStream, NativeWebSocketStream!]) {
           await bothReject(new Class(url), (error) => error instanceof Error);
           const reason = new Error("aborted");

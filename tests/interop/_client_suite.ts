@@ -21,18 +21,16 @@ import type {
 import { WebSocketStream } from "../../lib/websocket_stream.ts";
 import { generateSelfSignedCert } from "../_certs.ts";
 import type { TestCert } from "../_certs.ts";
+import { delay, testBytes, timeout } from "../_test_utils.ts";
 import {
-  bytes,
   CONCURRENT_CONNECTIONS,
   concurrentMessage,
   isOpen,
   largeText,
   MESSAGES_PER_CONNECTION,
   openSilentPeer,
-  sleep,
   startTcpRelay,
   TEST_TIMEOUT,
-  timeout,
 } from "./_interop_utils.ts";
 
 /** The server side of one connection of a {@linkcode PeerServer}. */
@@ -209,7 +207,7 @@ export function describeClientSuite(kind: PeerServerKind): void {
       await withServer(async (_server, url) => {
         const client = await openClient(`${url}/echo`);
         try {
-          const binary = bytes(1 << 20, 42);
+          const binary = testBytes(1 << 20, 42);
           const text = largeText();
           await client.write(binary);
           await client.write(text);
@@ -307,7 +305,7 @@ export function describeClientSuite(kind: PeerServerKind): void {
         try {
           // Nothing but pings and pongs for 1 s: a server that did not
           // answer would be dropped after 500 ms.
-          await sleep(1000);
+          await delay(1000);
           assert.equal(await isOpen(client.socket), true, "still open");
           const pings = (await server.connection(0)).pings();
           if (pings !== null) assert.ok(pings >= 3, `${pings} pings`);
@@ -350,7 +348,7 @@ export function describeClientSuite(kind: PeerServerKind): void {
             const silent = await server.connection(1);
             await timeout(silent.closed, idle * 3, "the control dropped");
             // Both were pinged alike; one more round for good measure.
-            await sleep(idle);
+            await delay(idle);
             assert.equal(await isOpen(client.socket), true, "still open");
             await client.write("still there");
             assert.equal(await client.next(), "still there");
@@ -432,7 +430,7 @@ export function describeClientSuite(kind: PeerServerKind): void {
         });
         await client.write("secure ✓");
         await client.write(new Uint8Array([1, 2, 3]));
-        const binary = bytes(1 << 20, 7);
+        const binary = testBytes(1 << 20, 7);
         await client.write(binary);
         assert.equal(await client.next(), "secure ✓");
         assert.deepEqual(await client.next(), new Uint8Array([1, 2, 3]));

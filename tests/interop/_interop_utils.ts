@@ -1,7 +1,9 @@
 /**
- * Helpers shared by the interop tests: deadlines, deterministic payloads,
- * and a wstream echo server (`serve` + `upgrade`) that records its sockets
- * and serves the Chromium test page.
+ * Helpers shared by the interop tests: the scenarios' deadlines and
+ * payloads, a wstream echo server (`serve` + `upgrade`) that records its
+ * sockets and serves the Chromium test page, the checks the server tests
+ * share, and peers that misbehave on purpose (a silent one, a TCP relay).
+ * Deadlines, delays, `Inbox` and `testBytes` come from `../_test_utils.ts`.
  *
  * Private to the tests; never re-exported.
  *
@@ -19,6 +21,7 @@ import type {
   WebSocketCloseInfo,
   WebSocketStreamLike,
 } from "../../lib/websocket_connection.ts";
+import { delay, listenLocal, timeout } from "../_test_utils.ts";
 
 /** Per-test deadline of the interop suites (bun's own default is 5 s). */
 export const TEST_TIMEOUT = 20_000;
@@ -33,59 +36,6 @@ export const SLOW_TEST_TIMEOUT = 29_000;
 export const CONCURRENT_CONNECTIONS = 200;
 /** Messages each connection of the concurrency scenario sends. */
 export const MESSAGES_PER_CONNECTION = 100;
-
-/**
- * Rejects with "Timed out: `what`" if `promise` does not settle in `ms`.
- *
- * @param promise The promise to wait for.
- * @param ms The deadline, in milliseconds.
- * @param what What was awaited, for the error message.
- * @returns The promise's value.
- */
-export function timeout<T>(
-  promise: Promise<T>,
-  ms: number,
-  what: string,
-): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`Timed out: ${what}`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
-/**
- * Resolves after `ms` milliseconds.
- *
- * @param ms The delay.
- * @returns A promise of nothing.
- */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/**
- * Deterministic pseudo-random bytes (xorshift32). The Chromium page has the
- * same generator, so both sides can produce and check large payloads
- * without shipping them through the DevTools protocol.
- *
- * @param n How many bytes.
- * @param seed Any 32-bit integer.
- * @returns `n` bytes in a buffer of their own.
- */
-export function bytes(n: number, seed: number): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 
 /**
  * Exactly 1 MiB of UTF-8 text mixing 1-, 2-, 3- and 4-byte characters (the
@@ -177,9 +127,9 @@ export interface EchoServerOptions {
 export async function startEchoServer(
   options: EchoServerOptions = {},
 ): Promise<EchoServer> {
-  const sockets: WebSocketStreamLike[] = [];
+  const accepted = new Arrivals<WebSocketStreamLike>("server socket");
+  const sockets = accepted.items;
   const received: (string | Uint8Array)[][] = [];
-  const waiters = new Map<number, (socket: WebSocketStreamLike) => void>();
   const tls = options.tls;
   const server = serve({
     port: 0,
@@ -196,10 +146,9 @@ export async function startEchoServer(
     }
     const { response, socket } = await upgrade(request, options.upgrade);
     if (socket === null) return response;
-    const index = sockets.push(socket) - 1;
     const log: (string | Uint8Array)[] = [];
     received.push(log);
-    waiters.get(index)?.(socket);
+    accepted.push(socket);
     socket.opened.then(async ({ readable, writable }) => {
       const writer = writable.getWriter();
       for await (const message of readable) {
@@ -219,15 +168,7 @@ export async function startEchoServer(
     url: `${tls === undefined ? "ws" : "wss"}://127.0.0.1:${port}`,
     sockets,
     received,
-    socket(index: number): Promise<WebSocketStreamLike> {
-      const socket = sockets[index];
-      if (socket !== undefined) return Promise.resolve(socket);
-      return timeout(
-        new Promise((resolve) => waiters.set(index, resolve)),
-        10_000,
-        `server socket #${index}`,
-      );
-    },
+    socket: (index) => accepted.get(index),
     async close(): Promise<void> {
       for (const socket of sockets) {
         try {
@@ -259,56 +200,85 @@ export async function isOpen(socket: WebSocketStreamLike): Promise<boolean> {
   const pending = Symbol("pending");
   const first: WebSocketCloseInfo | symbol = await Promise.race([
     socket.closed,
-    sleep(0).then(() => pending),
+    delay(0).then(() => pending),
   ]);
   return first === pending;
 }
 
-/** A FIFO of received items that tests await one at a time. */
-export class Inbox<T> {
-  #items: T[] = [];
-  #waiting: ((item: T) => void)[] = [];
+/**
+ * Items numbered in order of arrival (a server's connections), each of
+ * which a test can await by its number before it arrives.
+ */
+export class Arrivals<T> {
+  /** The items so far, by number. */
+  readonly items: T[] = [];
+  #waiters = new Map<number, (item: T) => void>();
   #what: string;
 
   /**
-   * Creates an empty inbox.
+   * Creates an empty list.
    *
-   * @param what What arrives, for timeout messages.
+   * @param what What arrives, for timeout messages ("`what` #3").
    */
   constructor(what: string) {
     this.#what = what;
   }
 
-  /** How many items wait to be taken. */
-  get size(): number {
-    return this.#items.length;
-  }
-
   /**
-   * Adds an item, handing it to the oldest waiter if any.
+   * Adds the next item, handing it to whoever waits for its number.
    *
    * @param item The item.
+   * @returns Its number.
    */
-  push(item: T): void {
-    const waiter = this.#waiting.shift();
-    if (waiter !== undefined) waiter(item);
-    else this.#items.push(item);
+  push(item: T): number {
+    return this.set(this.items.length, item);
   }
 
   /**
-   * Takes the oldest item, waiting for one for at most `ms`.
+   * Stores item `index` (numbered elsewhere, such as when it was accepted),
+   * handing it to whoever waits for it.
    *
-   * @param ms The deadline.
+   * @param index Its number.
+   * @param item The item.
+   * @returns Its number.
+   */
+  set(index: number, item: T): number {
+    this.items[index] = item;
+    this.#waiters.get(index)?.(item);
+    return index;
+  }
+
+  /**
+   * Resolves with item `index`, waiting for it for at most 10 s.
+   *
+   * @param index Its number.
    * @returns The item.
    */
-  next(ms = 10_000): Promise<T> {
-    if (this.#items.length > 0) return Promise.resolve(this.#items.shift()!);
+  get(index: number): Promise<T> {
+    const item = this.items[index];
+    if (item !== undefined) return Promise.resolve(item);
     return timeout(
-      new Promise<T>((resolve) => this.#waiting.push(resolve)),
-      ms,
-      this.#what,
+      new Promise((resolve) => this.#waiters.set(index, resolve)),
+      10_000,
+      `${this.#what} #${index}`,
     );
   }
+}
+
+/**
+ * The close code and reason the server side of the `index`-th connection
+ * ended with, within 5 s.
+ *
+ * @param echo The echo server.
+ * @param index The connection's number, in accept order.
+ * @returns What its `closed` resolved with.
+ */
+export async function serverClosed(
+  echo: EchoServer,
+  index = 0,
+): Promise<WebSocketCloseInfo> {
+  const socket = await echo.socket(index);
+  return timeout(socket.closed, 5000, "server closed");
 }
 
 /** A raw TCP WebSocket client that never answers anything, pings included. */
@@ -356,6 +326,35 @@ export async function openSilentPeer(port: number): Promise<SilentPeer> {
     throw error;
   }
   return { close: () => socket.destroy() };
+}
+
+/**
+ * The keepalive check of the server tests, for an echo server started with
+ * a ping interval well under a second: beside the connection under test (a
+ * client that answers pings and sends nothing else), opens a silent peer as
+ * the control, waits 1 s, and asserts that the server dropped the control
+ * (1006), so pings are really sent and enforced, but kept `socket` open.
+ *
+ * @param echo The echo server; the control becomes its second connection.
+ * @param socket The server side of the connection under test.
+ * @throws {AssertionError} If the control was kept or `socket` dropped.
+ */
+export async function assertKeptBesideSilentPeer(
+  echo: EchoServer,
+  socket: WebSocketStreamLike,
+): Promise<void> {
+  const control = await openSilentPeer(echo.port);
+  try {
+    await delay(1000);
+    const silent = await echo.socket(1);
+    assert.deepEqual(
+      await timeout(silent.closed, 5000, "control dropped"),
+      { closeCode: 1006, reason: "" },
+    );
+    assert.equal(await isOpen(socket), true, "the server kept it open");
+  } finally {
+    control.close();
+  }
 }
 
 /**
@@ -423,18 +422,7 @@ export async function startTcpRelay(targetPort: number): Promise<TcpRelay> {
     inbound.pipe(outbound);
     outbound.pipe(inbound);
   });
-  await timeout(
-    new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(0, "127.0.0.1", () => resolve());
-    }),
-    5000,
-    "relay listening",
-  );
-  const address = server.address();
-  const port = typeof address === "object" && address !== null
-    ? address.port
-    : 0;
+  const port = await listenLocal(server, "relay listening");
   const dropAll = (): void => {
     for (const socket of sockets) socket.destroy();
     sockets.clear();

@@ -5,7 +5,8 @@
  */
 import { describeClientSuite } from "./_client_suite.ts";
 import type { PeerConnection, PeerServer } from "./_client_suite.ts";
-import { Inbox, timeout } from "./_interop_utils.ts";
+import { Arrivals } from "./_interop_utils.ts";
+import { Inbox, timeout } from "../_test_utils.ts";
 
 /** Bun's `ServerWebSocket` (the parts used here). */
 interface BunServerWebSocket {
@@ -82,8 +83,8 @@ describeClientSuite({
   skip: bun === undefined ? "Bun only" : false,
   canDrop: true,
   start(options): Promise<PeerServer> {
-    const tracked: Tracked[] = [];
-    const waiters = new Map<number, (connection: PeerConnection) => void>();
+    const opened = new Arrivals<Tracked>("Bun.serve connection");
+    const tracked = opened.items;
     let accepted = 0;
     const server = bun!.serve({
       port: 0,
@@ -100,8 +101,7 @@ describeClientSuite({
       websocket: {
         perMessageDeflate: false,
         open(ws) {
-          tracked[ws.data.index] = track(ws);
-          waiters.get(ws.data.index)?.(tracked[ws.data.index]!.connection);
+          opened.set(ws.data.index, track(ws));
         },
         message(ws, message) {
           tracked[ws.data.index]!.connection.received.push(
@@ -122,15 +122,8 @@ describeClientSuite({
     });
     return Promise.resolve({
       port: server.port,
-      connection(index: number): Promise<PeerConnection> {
-        const entry = tracked[index];
-        if (entry !== undefined) return Promise.resolve(entry.connection);
-        return timeout(
-          new Promise((resolve) => waiters.set(index, resolve)),
-          10_000,
-          `Bun.serve connection #${index}`,
-        );
-      },
+      connection: (index) =>
+        opened.get(index).then((entry) => entry.connection),
       async close(): Promise<void> {
         await timeout(server.stop(true), 5000, "Bun.serve stop");
       },

@@ -7,14 +7,13 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
-  isOpen,
-  openSilentPeer,
+  assertKeptBesideSilentPeer,
   SERVE_SKIP,
-  sleep,
+  serverClosed,
   TEST_TIMEOUT,
-  timeout,
 } from "./_interop_utils.ts";
 import { generateSelfSignedCert } from "../_certs.ts";
+import { timeout } from "../_test_utils.ts";
 import { call, withPage } from "./_chromium.ts";
 import type { Spec } from "./_chromium.ts";
 import { launchChromium, playwright } from "./_peers.ts";
@@ -78,25 +77,12 @@ describe("wstream server with headless Chromium's WebSocket", {
     await withPage(browser, async (page, echo) => {
       const id = await call(page, "open", `${echo.url}/echo`);
       const socket = await echo.socket(0);
-      // The control: a peer that never answers is dropped, so pings are
-      // really sent and enforced.
-      const control = await openSilentPeer(echo.port);
-      try {
-        // The page sends nothing: only Chromium's pongs keep it alive.
-        await sleep(1000);
-        const silent = await echo.socket(1);
-        assert.deepEqual(
-          await timeout(silent.closed, 5000, "control dropped"),
-          { closeCode: 1006, reason: "" },
-        );
-        assert.equal(await isOpen(socket), true, "the server kept it open");
-        assert.equal(await call(page, "readyState", id), 1);
-        await call(page, "close", id, 1000, "");
-        const info = await timeout(socket.closed, 5000, "closed");
-        assert.equal(info.closeCode, 1000);
-      } finally {
-        control.close();
-      }
+      // The page sends nothing: only Chromium's pongs keep it alive.
+      await assertKeptBesideSilentPeer(echo, socket);
+      assert.equal(await call(page, "readyState", id), 1);
+      await call(page, "close", id, 1000, "");
+      const info = await timeout(socket.closed, 5000, "closed");
+      assert.equal(info.closeCode, 1000);
     }, { upgrade: { pingInterval: 100, pongTimeout: 400 } });
   });
 
@@ -111,8 +97,7 @@ describe("wstream server with headless Chromium's WebSocket", {
         reason: "bye ✓",
         wasClean: true,
       });
-      const socket = await echo.socket(0);
-      assert.deepEqual(await timeout(socket.closed, 5000, "server closed"), {
+      assert.deepEqual(await serverClosed(echo), {
         closeCode: 4000,
         reason: "bye ✓",
       });
@@ -153,8 +138,7 @@ describe("wstream server with headless Chromium's WebSocket", {
         reason: "tls done",
         wasClean: true,
       });
-      const socket = await echo.socket(0);
-      assert.deepEqual(await timeout(socket.closed, 5000, "server closed"), {
+      assert.deepEqual(await serverClosed(echo), {
         closeCode: 4001,
         reason: "tls done",
       });

@@ -6,12 +6,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
-import {
-  SERVE_SKIP,
-  startEchoServer,
-  TEST_TIMEOUT,
-  timeout,
-} from "./_interop_utils.ts";
+import { SERVE_SKIP, startEchoServer, TEST_TIMEOUT } from "./_interop_utils.ts";
+import { timeout } from "../_test_utils.ts";
 import { call } from "./_chromium.ts";
 import { launchChromium, playwright } from "./_peers.ts";
 import type { Chromium } from "./_peers.ts";

@@ -5,7 +5,8 @@
  */
 import { describeClientSuite } from "./_client_suite.ts";
 import type { PeerConnection, PeerServer } from "./_client_suite.ts";
-import { timeout } from "./_interop_utils.ts";
+import { Arrivals } from "./_interop_utils.ts";
+import { timeout } from "../_test_utils.ts";
 
 /** The part of the `Deno` namespace used here. */
 interface DenoServeApi {
@@ -60,8 +61,8 @@ describeClientSuite({
   canDrop: false,
   idlePings: IDLE_TIMEOUT_SECONDS * 1000,
   async start(options): Promise<PeerServer> {
-    const connections: PeerConnection[] = [];
-    const waiters = new Map<number, (connection: PeerConnection) => void>();
+    const accepted = new Arrivals<PeerConnection>("Deno.serve connection");
+    const connections = accepted.items;
     const listening = Promise.withResolvers<number>();
     const server = deno!.serve({
       port: 0,
@@ -78,22 +79,13 @@ describeClientSuite({
         request,
         options.eagerPings ? { idleTimeout: IDLE_TIMEOUT_SECONDS } : {},
       );
-      const index = connections.push(track(socket)) - 1;
-      waiters.get(index)?.(connections[index]!);
+      accepted.push(track(socket));
       return response;
     });
     const port = await timeout(listening.promise, 5000, "Deno.serve");
     return {
       port,
-      connection(index: number): Promise<PeerConnection> {
-        const connection = connections[index];
-        if (connection !== undefined) return Promise.resolve(connection);
-        return timeout(
-          new Promise((resolve) => waiters.set(index, resolve)),
-          10_000,
-          `Deno.serve connection #${index}`,
-        );
-      },
+      connection: (index) => accepted.get(index),
       async close(): Promise<void> {
         for (const connection of connections) {
           connection.close(1001, "test over");

@@ -7,21 +7,18 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import {
   assertConcurrentLogs,
-  bytes,
+  assertKeptBesideSilentPeer,
   CONCURRENT_CONNECTIONS,
   concurrentMessage,
-  Inbox,
-  isOpen,
   largeText,
   MESSAGES_PER_CONNECTION,
-  openSilentPeer,
   SERVE_SKIP,
-  sleep,
+  serverClosed,
   startEchoServer,
   TEST_TIMEOUT,
-  timeout,
 } from "./_interop_utils.ts";
 import type { EchoServer, EchoServerOptions } from "./_interop_utils.ts";
+import { Inbox, testBytes, timeout } from "../_test_utils.ts";
 
 const SKIP = SERVE_SKIP ||
   (typeof WebSocket === "undefined" ? "no global WebSocket" : false);
@@ -107,7 +104,7 @@ describe("wstream server with the native WebSocket client", {
 
   it("echoes a 1 MiB binary message and a 1 MiB text message", async () => {
     await withClient(async (client) => {
-      const binary = bytes(1 << 20, 42);
+      const binary = testBytes(1 << 20, 42);
       const text = largeText();
       client.ws.send(binary);
       client.ws.send(text);
@@ -121,12 +118,12 @@ describe("wstream server with the native WebSocket client", {
       const count = 200;
       for (let i = 0; i < count; i++) {
         if (i % 2 === 0) client.ws.send(`message ${i}`);
-        else client.ws.send(bytes(i * 37, i));
+        else client.ws.send(testBytes(i * 37, i));
       }
       for (let i = 0; i < count; i++) {
         assert.deepEqual(
           await client.messages.next(),
-          i % 2 === 0 ? `message ${i}` : bytes(i * 37, i),
+          i % 2 === 0 ? `message ${i}` : testBytes(i * 37, i),
         );
       }
     });
@@ -178,25 +175,12 @@ describe("wstream server with the native WebSocket client", {
   it("keeps a connection whose peer answers keepalive pings, with pingInterval", async () => {
     await withClient(async (client, echo) => {
       const socket = await echo.socket(0);
-      // The control: a peer that never answers is dropped, so pings are
-      // really sent and enforced.
-      const control = await openSilentPeer(echo.port);
-      try {
-        // The client sends nothing: only its pongs keep it alive.
-        await sleep(1000);
-        const silent = await echo.socket(1);
-        assert.deepEqual(
-          await timeout(silent.closed, 5000, "control dropped"),
-          { closeCode: 1006, reason: "" },
-        );
-        assert.equal(await isOpen(socket), true, "the server kept it open");
-        assert.equal(client.ws.readyState, WebSocket.OPEN);
-        client.ws.close(1000);
-        const info = await timeout(socket.closed, 5000, "closed");
-        assert.equal(info.closeCode, 1000);
-      } finally {
-        control.close();
-      }
+      // The client sends nothing: only its pongs keep it alive.
+      await assertKeptBesideSilentPeer(echo, socket);
+      assert.equal(client.ws.readyState, WebSocket.OPEN);
+      client.ws.close(1000);
+      const info = await timeout(socket.closed, 5000, "closed");
+      assert.equal(info.closeCode, 1000);
     }, { upgrade: { pingInterval: 100, pongTimeout: 400 } });
   });
 
@@ -210,8 +194,7 @@ describe("wstream server with the native WebSocket client", {
         reason: "bye ✓",
         wasClean: true,
       });
-      const socket = await echo.socket(0);
-      assert.deepEqual(await timeout(socket.closed, 5000, "server closed"), {
+      assert.deepEqual(await serverClosed(echo), {
         closeCode: 4000,
         reason: "bye ✓",
       });
@@ -264,8 +247,7 @@ describe("wstream server with the native WebSocket client", {
       );
       assert.match(head, /^HTTP\/1\.1 101 Switching Protocols\r\n/);
       connection.destroy(); // No close frame: an abnormal closure.
-      const socket = await echo.socket(0);
-      assert.deepEqual(await timeout(socket.closed, 5000, "server closed"), {
+      assert.deepEqual(await serverClosed(echo), {
         closeCode: 1006,
         reason: "",
       });

@@ -6,21 +6,19 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
   assertConcurrentLogs,
-  bytes,
   CONCURRENT_CONNECTIONS,
   concurrentMessage,
-  Inbox,
   isOpen,
   largeText,
   MESSAGES_PER_CONNECTION,
   SERVE_SKIP,
-  sleep,
+  serverClosed,
   startEchoServer,
   TEST_TIMEOUT,
-  timeout,
 } from "./_interop_utils.ts";
 import type { EchoServer, EchoServerOptions } from "./_interop_utils.ts";
 import { generateSelfSignedCert } from "../_certs.ts";
+import { delay, Inbox, testBytes, timeout } from "../_test_utils.ts";
 import { ws } from "./_peers.ts";
 import type { WsClientOptions, WsSocket } from "./_peers.ts";
 
@@ -116,7 +114,7 @@ describe("wstream server with the npm ws client", {
 
   it("echoes a 1 MiB binary message and a 1 MiB text message", async () => {
     await withClient(async (client) => {
-      const binary = bytes(1 << 20, 42);
+      const binary = testBytes(1 << 20, 42);
       const text = largeText();
       client.socket.send(binary);
       client.socket.send(text);
@@ -184,7 +182,7 @@ describe("wstream server with the npm ws client", {
     await withClient(async (client, echo) => {
       const socket = await echo.socket(0);
       // The client sends nothing: only its pongs keep the connection alive.
-      await sleep(1000);
+      await delay(1000);
       assert.ok(client.pings.size >= 3, `${client.pings.size} pings`);
       assert.equal(await isOpen(socket), true, "the server kept it open");
       assert.equal(client.socket.readyState, 1);
@@ -221,8 +219,7 @@ describe("wstream server with the npm ws client", {
         code: 4000,
         reason: "bye ✓",
       });
-      const socket = await echo.socket(0);
-      assert.deepEqual(await timeout(socket.closed, 5000, "server closed"), {
+      assert.deepEqual(await serverClosed(echo), {
         closeCode: 4000,
         reason: "bye ✓",
       });
@@ -249,8 +246,7 @@ describe("wstream server with the npm ws client", {
       client.socket.send("hi");
       await client.messages.next();
       client.socket.terminate(); // Destroys the socket: no close frame.
-      const socket = await echo.socket(0);
-      assert.deepEqual(await timeout(socket.closed, 5000, "server closed"), {
+      assert.deepEqual(await serverClosed(echo), {
         closeCode: 1006,
         reason: "",
       });
@@ -261,7 +257,7 @@ describe("wstream server with the npm ws client", {
     const cert = generateSelfSignedCert();
     await withClient(async (client, echo) => {
       assert.match(echo.url, /^wss:/);
-      const binary = bytes(1 << 20, 9);
+      const binary = testBytes(1 << 20, 9);
       client.socket.send("secure ✓");
       client.socket.send(binary);
       assert.deepEqual(await client.messages.next(), { text: "secure ✓" });
@@ -271,8 +267,7 @@ describe("wstream server with the npm ws client", {
         code: 4001,
         reason: "tls done",
       });
-      const socket = await echo.socket(0);
-      assert.deepEqual(await timeout(socket.closed, 5000, "server closed"), {
+      assert.deepEqual(await serverClosed(echo), {
         closeCode: 4001,
         reason: "tls done",
       });

@@ -6,7 +6,8 @@
 import https from "node:https";
 import { describeClientSuite } from "./_client_suite.ts";
 import type { PeerConnection, PeerServer } from "./_client_suite.ts";
-import { Inbox, timeout } from "./_interop_utils.ts";
+import { Arrivals } from "./_interop_utils.ts";
+import { Inbox, listenLocal, timeout } from "../_test_utils.ts";
 import { ws } from "./_peers.ts";
 import type { WsServer, WsSocket } from "./_peers.ts";
 
@@ -49,8 +50,7 @@ describeClientSuite({
   canDrop: true,
   async start(options): Promise<PeerServer> {
     const { WebSocketServer } = ws.get();
-    const connections: PeerConnection[] = [];
-    const waiters = new Map<number, (connection: PeerConnection) => void>();
+    const accepted = new Arrivals<PeerConnection>("ws server connection");
     let server: WsServer;
     let httpsServer: https.Server | undefined;
     let port: number;
@@ -63,17 +63,7 @@ describeClientSuite({
         server: httpsServer,
         perMessageDeflate: false,
       });
-      const listening = httpsServer;
-      await timeout(
-        new Promise<void>((resolve, reject) => {
-          listening.once("error", reject);
-          listening.listen(0, "127.0.0.1", () => resolve());
-        }),
-        5000,
-        "https listening",
-      );
-      const address = httpsServer.address();
-      port = typeof address === "object" && address !== null ? address.port : 0;
+      port = await listenLocal(httpsServer, "https listening");
     } else {
       server = new WebSocketServer({
         port: 0,
@@ -92,20 +82,11 @@ describeClientSuite({
       port = server.address().port;
     }
     server.on("connection", (socket) => {
-      const index = connections.push(track(socket)) - 1;
-      waiters.get(index)?.(connections[index]!);
+      accepted.push(track(socket));
     });
     return {
       port,
-      connection(index: number): Promise<PeerConnection> {
-        const connection = connections[index];
-        if (connection !== undefined) return Promise.resolve(connection);
-        return timeout(
-          new Promise((resolve) => waiters.set(index, resolve)),
-          10_000,
-          `ws server connection #${index}`,
-        );
-      },
+      connection: (index) => accepted.get(index),
       async close(): Promise<void> {
         for (const socket of server.clients) socket.terminate();
         await timeout(
