@@ -16,6 +16,7 @@ import {
   type ServerConnectionDefaults,
 } from "./transports/_stream_socket.ts";
 import type { WebSocketStreamLike } from "./websocket_connection.ts";
+import { requireChannel } from "./transports/_socket_channel.ts";
 
 /** What the exchange needs from its server. */
 export interface ExchangeContext {
@@ -214,16 +215,12 @@ export async function writeResponse(
   response: Response,
   headOnly: boolean,
 ): Promise<void> {
-  const writer = connection.writable.getWriter();
+  const channel = requireChannel(connection);
+  const bytes = await encodeResponse(response, headOnly);
   try {
-    const bytes = await encodeResponse(response, headOnly);
-    try {
-      await writer.write(bytes);
-    } catch (error) {
-      throw new WriteError("Writing the response failed", { cause: error });
-    }
-  } finally {
-    writer.releaseLock();
+    await channel.write(bytes);
+  } catch (error) {
+    throw new WriteError("Writing the response failed", { cause: error });
   }
 }
 
@@ -280,13 +277,14 @@ export async function encodeResponse(
 export async function closeGracefully(
   connection: TcpConnection,
 ): Promise<void> {
+  const channel = requireChannel(connection);
   try {
-    await connection.writable.close();
-    await connection.readable.cancel();
+    await channel.closeWrite();
+    await channel.linger();
   } catch {
     // Already closed or reset.
   } finally {
-    connection.close();
+    channel.close();
   }
 }
 

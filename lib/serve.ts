@@ -25,6 +25,7 @@ import { listenBun } from "./transports/bun.ts";
 import { listenDeno } from "./transports/deno.ts";
 import { listenNode } from "./transports/node.ts";
 import type { WebSocketStreamLike } from "./websocket_connection.ts";
+import { requireChannel } from "./transports/_socket_channel.ts";
 
 /** Options of {@linkcode serve}. */
 export interface ServeOptions {
@@ -518,19 +519,32 @@ function checkTime(name: string, value: number, zeroOk: boolean): number {
 }
 
 /** Reads until a complete head, or `null` at EOF. */
-async function readHead(
+function readHead(
   connection: TcpConnection,
   reader: HttpHeadReader,
 ): Promise<HttpHead | null> {
-  const bytes = connection.readable.getReader();
-  try {
-    while (true) {
-      const { done, value } = await bytes.read();
-      if (done) return null;
-      const head = reader.push(value);
-      if (head !== null) return head;
-    }
-  } finally {
-    bytes.releaseLock();
-  }
+  const channel = requireChannel(connection);
+  return new Promise((resolve, reject) => {
+    channel.receive({
+      data(chunk): void {
+        let head: HttpHead | null;
+        try {
+          head = reader.push(chunk);
+        } catch (error) {
+          channel.receive(null);
+          reject(error);
+          return;
+        }
+        if (head !== null) {
+          // Bytes past the head wait in the channel for the WebSocket.
+          channel.receive(null);
+          resolve(head);
+        }
+      },
+      end(error): void {
+        if (error === undefined) resolve(null);
+        else reject(error);
+      },
+    });
+  });
 }

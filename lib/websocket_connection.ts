@@ -13,6 +13,12 @@ import { everyInterval } from "./_shared_interval.ts";
 import { KeepaliveMonitor } from "./keepalive.ts";
 import type { Role } from "./frame.ts";
 import { Protocol } from "./protocol.ts";
+import { StreamPairChannel } from "./_stream_pair_channel.ts";
+import { channelOf } from "./transports/_socket_channel.ts";
+import type {
+  ByteChannel,
+  ByteReceiver,
+} from "./transports/_socket_channel.ts";
 
 /**
  * A bidirectional byte transport: what a TCP or TLS socket looks like as Web
@@ -223,13 +229,20 @@ export class WebSocketConnection implements WebSocketStreamLike {
   #resolveOpened!: (info: WebSocketOpenInfo) => void;
   #rejectOpened!: (error: unknown) => void;
 
-  #reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
-  #writer: WritableStreamDefaultWriter<Uint8Array> | null = null;
+  #channel: ByteChannel | null = null;
+  readonly #receiver: ByteReceiver = {
+    data: (chunk) => this.#onData(chunk),
+    end: (error) => this.#onEnd(error),
+  };
+  #receiving = false;
+  #eof = false;
+  /** Reading waits while the application reads what preceded a close. */
+  #waitingForApp = false;
+  #closingTransport = false;
   #messages: ReadableStreamDefaultController<WebSocketMessage> | null = null;
   #messagesDone = false;
   #sink: WritableStreamDefaultController | null = null;
 
-  #demand: (() => void) | null = null;
   #flushScheduled = false;
   #inflight = 0;
   #drained: (() => void) | null = null;
@@ -318,14 +331,13 @@ export class WebSocketConnection implements WebSocketStreamLike {
       this.#options.extensions = pair.extensions;
     }
     if (pair.head !== undefined) this.#options.head = pair.head;
-    this.#reader = pair.readable.getReader();
-    this.#writer = pair.writable.getWriter();
+    this.#channel = channelOf(pair) ?? new StreamPairChannel(pair);
     const readableHighWaterMark = this.#options.readableHighWaterMark ??
       DEFAULT_HIGH_WATER_MARK;
     const { readable, writable, messages, sink } = createMessageStreams(
       readableHighWaterMark,
       {
-        pull: () => this.#wake(),
+        pull: () => this.#updateReading(),
         close: () => this.close(),
         write: (message) => this.#write(message),
         accepted: () => this.#writesAccepted++,
@@ -343,67 +355,70 @@ export class WebSocketConnection implements WebSocketStreamLike {
     this.#startKeepalive();
     // A close() requested before the transport arrived goes out now.
     this.#maybeSendClose();
-    this.#readLoop().catch((error) => {
-      // Only a bug can get here: report it, and never leave the connection
-      // hanging or take the whole server down with it.
-      console.error(
-        "wstream: internal error in a connection's read loop",
-        error,
-      );
-      this.#abandonTransport();
-      this.#settle(this.#protocol.closeInfo);
-    });
-  }
-
-  /** Lets the read loop continue (more demand, or closing). */
-  #wake(): void {
-    const demand = this.#demand;
-    if (demand !== null) {
-      this.#demand = null;
-      demand();
+    const head = this.#options.head;
+    if (head !== undefined && head.length > 0) {
+      this.#onData(head);
+    } else {
+      this.#updateReading();
     }
   }
 
-  async #readLoop(): Promise<void> {
-    const reader = this.#reader!;
+  /**
+   * Reads from the transport while the protocol or the application wants
+   * bytes: stops while `readable` is full (the application is slow) and
+   * while the application reads the messages that preceded a close; closes
+   * the transport once the connection is closed.
+   */
+  #updateReading(): void {
+    if (this.#closingTransport || this.#channel === null) return;
     const protocol = this.#protocol;
-    if (this.#options.head !== undefined && this.#options.head.length > 0) {
-      protocol.receiveData(this.#options.head);
-      const pending = this.#afterReceive();
-      if (pending !== undefined) await pending;
-    }
-    try {
-      while (protocol.state !== "CLOSED") {
-        const messages = this.#messages!;
-        if (
-          protocol.state === "OPEN" && !this.#messagesDone &&
-          (messages.desiredSize ?? 1) <= 0
-        ) {
-          await new Promise<void>((resolve) => this.#demand = resolve);
-          continue;
-        }
-        const result = await reader.read();
-        this.#keepalive.received(Date.now());
-        if (result.done) {
-          protocol.receiveEof();
-        } else {
-          protocol.receiveData(result.value);
-        }
-        const pending = this.#afterReceive();
-        if (pending !== undefined) await pending;
+    let wanted: boolean;
+    if (protocol.state === "CLOSED") {
+      if (protocol.closeExpected() || this.#transportFailed || this.#eof) {
+        this.#closeTransport().catch(internalError);
+        return;
       }
       // A client after a clean close waits for the server to end TCP.
-      if (!protocol.closeExpected() && !this.#transportFailed) {
-        this.#armCloseTimer();
-        while (!(await reader.read()).done) { /* discard */ }
-      }
-    } catch {
-      // The transport failed: an abnormal closure.
-      this.#transportFailed = true;
-      protocol.receiveEof();
-      await this.#afterReceive();
+      this.#armCloseTimer();
+      wanted = true;
+    } else {
+      wanted = !this.#waitingForApp &&
+        (protocol.state !== "OPEN" || this.#messagesDone ||
+          (this.#messages!.desiredSize ?? 1) > 0);
     }
-    await this.#closeTransport();
+    if (wanted === this.#receiving) return;
+    this.#receiving = wanted;
+    this.#channel.receive(wanted ? this.#receiver : null);
+  }
+
+  /** Every received chunk: all its frames in one synchronous pass. */
+  #onData(chunk: Uint8Array): void {
+    const protocol = this.#protocol;
+    if (protocol.state === "CLOSED") return; // Discarded until EOF.
+    this.#keepalive.received(Date.now());
+    try {
+      protocol.receiveData(chunk);
+      this.#afterReceive();
+    } catch (error) {
+      // Only a bug can get here: never leave the connection hanging or take
+      // the whole server down with it.
+      internalError(error);
+      this.#abandonTransport();
+    }
+  }
+
+  /** The transport's end: EOF, or an error (an abnormal closure). */
+  #onEnd(error: Error | undefined): void {
+    this.#eof = true;
+    this.#receiving = false;
+    if (error !== undefined) this.#transportFailed = true;
+    const protocol = this.#protocol;
+    if (protocol.state !== "CLOSED") {
+      protocol.receiveEof();
+      this.#afterReceive();
+    } else {
+      this.#updateReading();
+    }
   }
 
   /**
@@ -411,7 +426,7 @@ export class WebSocketConnection implements WebSocketStreamLike {
    * or protocol error followed messages in the same chunk, the application
    * first gets to read (and answer) those messages.
    */
-  #afterReceive(): Promise<void> | void {
+  #afterReceive(): void {
     const protocol = this.#protocol;
     const messages = this.#messages!;
     for (const event of protocol.eventsReceived()) {
@@ -422,9 +437,18 @@ export class WebSocketConnection implements WebSocketStreamLike {
         messages.enqueue(event.data);
       }
     }
-    if (protocol.closePending) return this.#flushOnceRead();
+    if (protocol.closePending && !this.#transportFailed) {
+      this.#waitingForApp = true;
+      this.#updateReading();
+      this.#flushOnceRead().then(() => {
+        this.#waitingForApp = false;
+        this.#updateReading();
+      }).catch(internalError);
+      return;
+    }
     this.#flush();
     this.#afterFlush();
+    this.#updateReading();
   }
 
   async #flushOnceRead(): Promise<void> {
@@ -525,7 +549,7 @@ export class WebSocketConnection implements WebSocketStreamLike {
   /** Sends the requested close once every accepted write went out. */
   #maybeSendClose(): void {
     const request = this.#closeRequest;
-    if (request === null || this.#writer === null) return;
+    if (request === null || this.#channel === null) return;
     if (this.#writesProcessed < request.afterWrites) return;
     const protocol = this.#protocol;
     if (protocol.state === "OPEN") {
@@ -533,7 +557,7 @@ export class WebSocketConnection implements WebSocketStreamLike {
       this.#flush();
       this.#armCloseTimer();
     }
-    this.#wake();
+    this.#updateReading();
   }
 
   /**
@@ -559,7 +583,7 @@ export class WebSocketConnection implements WebSocketStreamLike {
     }
     const length = bytes.length;
     this.#inflight += length;
-    this.#writer!.write(bytes).then(
+    this.#channel!.write(bytes).then(
       () => {
         this.#inflight -= length;
         if (
@@ -582,8 +606,8 @@ export class WebSocketConnection implements WebSocketStreamLike {
     this.#protocol.receiveEof();
     if (this.#messages !== null) this.#endMessages();
     this.#drained?.();
-    this.#wake();
-    this.#reader?.cancel().catch(() => {});
+    this.#channel?.close();
+    if (this.#channel !== null) this.#closeTransport().catch(internalError);
   }
 
   #armCloseTimer(): void {
@@ -596,16 +620,18 @@ export class WebSocketConnection implements WebSocketStreamLike {
   }
 
   async #closeTransport(): Promise<void> {
+    if (this.#closingTransport) return;
+    this.#closingTransport = true;
     this.#flush();
     this.#transportClosing = true;
     this.#endMessages();
     this.#drained?.();
+    const channel = this.#channel!;
     // Let the last bytes (our close frame) drain, but not forever: a peer
     // that stopped reading must not keep the transport open.
-    const writer = this.#writer!;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const drained = await Promise.race([
-      writer.close().then(() => true, () => true),
+    const drained = this.#transportFailed ? false : await Promise.race([
+      channel.closeWrite().then(() => true),
       new Promise<boolean>((resolve) => {
         timer = setTimeout(
           () => resolve(false),
@@ -614,10 +640,9 @@ export class WebSocketConnection implements WebSocketStreamLike {
       }),
     ]);
     clearTimeout(timer);
-    // abort() waits for an in-flight write, so do not await it; cancelling
-    // the readable closes the socket (the ByteStreamPair contract).
-    if (!drained) writer.abort().catch(() => {});
-    await this.#reader!.cancel().catch(() => {});
+    if (!drained) channel.close();
+    // Discards what the peer still sends until it closes (bounded).
+    await channel.linger();
     this.#settle(this.#reportedCloseInfo());
   }
 
@@ -673,3 +698,8 @@ export class WebSocketConnection implements WebSocketStreamLike {
 }
 
 function doNothing(): void {}
+
+/** Only a bug can get here: report it rather than crash the server. */
+function internalError(error: unknown): void {
+  console.error("wstream: internal error in a connection", error);
+}

@@ -4,7 +4,7 @@
  *
  * Bun pushes received data to a `data` callback; this transport turns the
  * push into a pull-based `ReadableStream` with real backpressure (with the
- * adapter it shares with the Node transport, `_push_socket.ts`): chunks
+ * adapter it shares with the Node transport, `_socket_channel.ts`): chunks
  * are queued (a fresh `Uint8Array` each, as Bun hands out) and once the
  * queue holds `highWaterMark` bytes the socket is paused
  * (`socket.pause()`, which stops reading from the kernel so the peer's TCP
@@ -22,7 +22,11 @@
 import { rootCertificates } from "node:tls";
 import { getBun } from "./_runtime_types.ts";
 import type { BunSocket, BunSocketHandler } from "./_runtime_types.ts";
-import { checkHighWaterMark, PushSocket, setNoDelay } from "./_push_socket.ts";
+import {
+  checkHighWaterMark,
+  setNoDelay,
+  SocketChannel,
+} from "./_socket_channel.ts";
 import {
   boundListener,
   requireRuntime,
@@ -30,6 +34,7 @@ import {
   tlsCertificate,
 } from "./_stream_socket.ts";
 import type {
+  NetAddr,
   TcpConnection,
   TcpConnectOptions,
   TcpListener,
@@ -55,7 +60,7 @@ export interface BunReadOptions {
 }
 
 /** Per-socket state, kept in Bun's `socket.data`. */
-class BunSocketState extends PushSocket {
+class BunSocketState extends SocketChannel {
   #socket: BunSocket<BunSocketState>;
   #drain: (() => void) | null = null;
   /** A TLS client's handshake, settled by Bun's `handshake` callback. */
@@ -64,17 +69,25 @@ class BunSocketState extends PushSocket {
   protected override readonly endAfterEof = false;
 
   constructor(socket: BunSocket<BunSocketState>, highWaterMark: number) {
-    const localAddr = {
-      hostname: socket.localAddress ?? "",
-      port: socket.localPort,
-    };
-    const remoteAddr = {
-      hostname: socket.remoteAddress,
-      port: socket.remotePort ?? 0,
-    };
-    super(highWaterMark, () => localAddr, () => remoteAddr);
+    super(highWaterMark, true);
     this.#socket = socket;
     setNoDelay(socket);
+  }
+
+  /** The local address of the socket. */
+  get localAddr(): NetAddr {
+    return {
+      hostname: this.#socket.localAddress ?? "",
+      port: this.#socket.localPort,
+    };
+  }
+
+  /** The peer's address. */
+  get remoteAddr(): NetAddr {
+    return {
+      hostname: this.#socket.remoteAddress,
+      port: this.#socket.remotePort ?? 0,
+    };
   }
 
   /** Bun's `drain` callback: the kernel took bytes, write more. */

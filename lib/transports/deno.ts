@@ -19,11 +19,9 @@
 
 import { getDeno } from "./_runtime_types.ts";
 import type { DenoConn } from "./_runtime_types.ts";
-import { setNoDelay } from "./_push_socket.ts";
+import { setNoDelay, SocketChannel } from "./_socket_channel.ts";
 import {
   boundListener,
-  LINGER_BYTES,
-  LINGER_TIME,
   requireRuntime,
   socketClosedError,
   tlsCertificate,
@@ -98,140 +96,113 @@ export function denoConnection(
 ): TcpConnection {
   const [min, max] = checkReadSizes(options);
   setNoDelay(conn); // Not a TCP socket, or closed: the first read will tell.
+  return new DenoSocket(conn, min, max);
+}
 
-  let closed = false;
-  let halfClosed = false;
-  let eof = false;
-  let cancelled = false;
-  let reading: Promise<number | null> | null = null;
-  let lingerTimer: ReturnType<typeof setTimeout> | undefined;
-  const socketClosed = Promise.withResolvers<void>();
-  const close = (): void => {
-    if (closed) return;
-    closed = true;
-    clearTimeout(lingerTimer);
-    socketClosed.resolve();
-    try {
-      conn.close();
-    } catch {
-      // Already closed by Deno.
-    }
-  };
-  // Graceful close, step 1 (closing `writable`): send FIN, keep reading.
-  const closeWrite = async (): Promise<void> => {
-    if (closed || halfClosed) return;
-    halfClosed = true;
-    if (eof) return close(); // The peer is done too.
-    lingerTimer = setTimeout(close, LINGER_TIME);
-    try {
-      await conn.closeWrite();
-    } catch {
-      close();
-    }
-  };
-  // Graceful close, step 2 (cancelling `readable` after closing `writable`):
-  // discard what the peer still sends until it closes, bounded.
-  const drain = async (): Promise<void> => {
-    try {
-      await reading;
-      const scratch = new Uint8Array(4096);
-      let total = 0;
-      while (!closed && total < LINGER_BYTES) {
-        const n = await conn.read(scratch);
-        if (n === null) break;
-        total += n;
-      }
-    } catch {
-      // Reset, or closed by the linger timer.
-    } finally {
-      close();
-    }
-  };
-
+/**
+ * A Deno connection as a {@linkcode SocketChannel}: a `conn.read()` loop
+ * runs while a receiver wants bytes.
+ */
+class DenoSocket extends SocketChannel {
+  readonly #conn: DenoConn;
+  readonly #min: number;
+  readonly #max: number;
+  #looping = false;
   // The buffer size of the next read, and the size to jump back to when a
   // small read fills up again (the size in use before the last fallback).
-  let size = min;
-  let resume = Math.min(min * 4, max);
-  const readable = new ReadableStream<Uint8Array>({
-    async pull(controller): Promise<void> {
-      if (closed) {
-        controller.close();
-        return;
-      }
-      const buffer = new Uint8Array(size);
-      let n: number | null;
-      try {
-        n = await (reading = conn.read(buffer));
-      } catch (error) {
-        if (cancelled) return;
-        if (closed) {
-          controller.close(); // We closed the socket: a local EOF.
-        } else {
-          close();
-          controller.error(error);
-        }
-        return;
-      } finally {
-        reading = null;
-      }
-      if (cancelled) return;
-      if (n === null) {
-        eof = true;
-        if (halfClosed) close();
-        controller.close();
-        return;
-      }
-      if (n === buffer.length) {
-        size = size === min
-          ? Math.max(resume, Math.min(min * 4, max))
-          : Math.min(size * 4, max);
-        controller.enqueue(buffer);
-        return;
-      }
-      // A short read: the kernel had no more, so the next read probably
-      // waits; it gets the small buffer.
-      resume = buffer.length > min
-        ? buffer.length
-        : Math.min(Math.max(min * 4, resume >> 1), max);
-      size = min;
-      // Hand out a fresh chunk; copy when most of the buffer would be wasted.
-      controller.enqueue(
-        n * 2 >= buffer.length ? buffer.subarray(0, n) : buffer.slice(0, n),
-      );
-    },
-    cancel(): Promise<void> | void {
-      cancelled = true;
-      if (halfClosed && !closed && !eof) return drain();
-      close();
-    },
-  }, { highWaterMark: 0 });
+  #size: number;
+  #resume: number;
+  readonly localAddr: NetAddr;
+  readonly remoteAddr: NetAddr;
+  protected override readonly endAfterEof = false;
 
-  const writable = new WritableStream<Uint8Array>({
-    async write(chunk): Promise<void> {
-      if (closed || halfClosed) throw socketClosedError();
-      let offset = 0;
-      try {
-        while (offset < chunk.length) {
-          offset += await conn.write(chunk.subarray(offset));
-        }
-      } catch (error) {
-        if (closed) throw socketClosedError();
-        close();
-        throw error;
-      }
-    },
-    close: closeWrite,
-    abort: close,
-  });
+  constructor(conn: DenoConn, min: number, max: number) {
+    // Read only while a read waits: Deno's reads pin their buffer.
+    super(0, false);
+    this.#conn = conn;
+    this.#min = min;
+    this.#max = max;
+    this.#size = min;
+    this.#resume = Math.min(min * 4, max);
+    this.localAddr = toNetAddr(conn.localAddr);
+    this.remoteAddr = toNetAddr(conn.remoteAddr);
+  }
 
-  return {
-    readable,
-    writable,
-    localAddr: toNetAddr(conn.localAddr),
-    remoteAddr: toNetAddr(conn.remoteAddr),
-    closed: socketClosed.promise,
-    close,
-  };
+  protected override pauseSocket(): void {
+    // The loop stops after the read in progress (see `wantsData`).
+  }
+
+  protected override resumeSocket(): void {
+    if (!this.#looping) this.#readLoop();
+  }
+
+  protected override ownChunk(chunk: Uint8Array): Uint8Array {
+    return chunk; // A fresh buffer per read.
+  }
+
+  protected override async send(chunk: Uint8Array): Promise<void> {
+    let offset = 0;
+    try {
+      while (offset < chunk.length) {
+        offset += await this.#conn.write(chunk.subarray(offset));
+      }
+    } catch (error) {
+      if (!this.writing) throw socketClosedError();
+      this.close();
+      throw error;
+    }
+  }
+
+  protected override endSocket(): Promise<void> {
+    return this.#conn.closeWrite();
+  }
+
+  protected override destroySocket(): void {
+    this.#conn.close();
+  }
+
+  async #readLoop(): Promise<void> {
+    this.#looping = true;
+    const min = this.#min;
+    const max = this.#max;
+    try {
+      while (this.wantsData) {
+        const buffer = new Uint8Array(this.#size);
+        let n: number | null;
+        try {
+          n = await this.#conn.read(buffer);
+        } catch (error) {
+          // Closed by us: a local end; else a socket error.
+          if (!this.isClosed) this.onError(error as Error);
+          this.close();
+          return;
+        }
+        if (n === null) {
+          this.onEnd();
+          return;
+        }
+        if (n === buffer.length) {
+          this.#size = this.#size === min
+            ? Math.max(this.#resume, Math.min(min * 4, max))
+            : Math.min(this.#size * 4, max);
+          this.onData(buffer);
+          continue;
+        }
+        // A short read: the kernel had no more, so the next read probably
+        // waits; it gets the small buffer.
+        this.#resume = buffer.length > min
+          ? buffer.length
+          : Math.min(Math.max(min * 4, this.#resume >> 1), max);
+        this.#size = min;
+        // Hand out a fresh chunk; copy when most of the buffer would be wasted.
+        this.onData(
+          n * 2 >= buffer.length ? buffer.subarray(0, n) : buffer.slice(0, n),
+        );
+      }
+    } finally {
+      this.#looping = false;
+    }
+  }
 }
 
 /**

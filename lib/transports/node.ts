@@ -6,7 +6,7 @@
  *
  * Node pushes received data as `data` events; this transport turns the push
  * into a pull-based `ReadableStream` with real backpressure, with the
- * adapter it shares with the Bun transport (`_push_socket.ts`): chunks are
+ * adapter it shares with the Bun transport (`_socket_channel.ts`): chunks are
  * queued (each a fresh buffer of its own, as Node hands them out) and once
  * the queue holds `highWaterMark` bytes the socket is paused
  * (`socket.pause()`; Node then stops reading the kernel once its own buffer
@@ -21,7 +21,11 @@
 import * as net from "node:net";
 import * as tls from "node:tls";
 import type { NodeSocketLike } from "./_runtime_types.ts";
-import { checkHighWaterMark, PushSocket, setNoDelay } from "./_push_socket.ts";
+import {
+  checkHighWaterMark,
+  setNoDelay,
+  SocketChannel,
+} from "./_socket_channel.ts";
 import { socketClosedError, tlsCertificate } from "./_stream_socket.ts";
 import type {
   NetAddr,
@@ -65,20 +69,13 @@ export interface NodeListenOptions extends TcpListenOptions {
 const DEFAULT_TLS_HANDSHAKE_TIMEOUT = 10_000;
 
 /** The state behind one wrapped socket. */
-class NodeSocketState extends PushSocket {
+class NodeSocketState extends SocketChannel {
   #socket: NodeSocketLike;
   // Node's `destroy()` drops what is not written yet; `end()` flushes.
   protected override readonly endAfterEof = true;
 
   constructor(socket: NodeSocketLike, highWaterMark: number) {
-    // Addresses are read when asked for: each is a system call.
-    super(highWaterMark, () => ({
-      hostname: socket.localAddress ?? "",
-      port: socket.localPort ?? 0,
-    }), () => ({
-      hostname: socket.remoteAddress ?? "",
-      port: socket.remotePort ?? 0,
-    }));
+    super(highWaterMark, true);
     this.#socket = socket;
     setNoDelay(socket);
     socket.on("data", (chunk) => this.onData(chunk));
@@ -86,6 +83,23 @@ class NodeSocketState extends PushSocket {
     socket.on("error", (error) => this.onError(error));
     socket.on("close", () => this.onClose());
     if (socket.destroyed) this.close();
+  }
+
+  // Addresses are read when asked for: each is a system call.
+  /** The local address of the socket. */
+  get localAddr(): NetAddr {
+    return {
+      hostname: this.#socket.localAddress ?? "",
+      port: this.#socket.localPort ?? 0,
+    };
+  }
+
+  /** The peer's address. */
+  get remoteAddr(): NetAddr {
+    return {
+      hostname: this.#socket.remoteAddress ?? "",
+      port: this.#socket.remotePort ?? 0,
+    };
   }
 
   protected override pauseSocket(): void {

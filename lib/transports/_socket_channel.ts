@@ -1,0 +1,508 @@
+/**
+ * Private: the one socket abstraction under every wstream TCP transport
+ * (Deno's `conn.read()` loop, Bun's `Bun.listen` / `Bun.connect` callbacks,
+ * Node's `node:net` / `node:tls` events).
+ *
+ * A {@linkcode SocketChannel} is a callback-driven byte channel: received
+ * chunks go straight to one {@linkcode ByteReceiver} (no stream stage, no
+ * promise per chunk), reading stops while no receiver is set (TCP flow
+ * control) and what still arrives meanwhile is held for the next receiver;
+ * writes are serialized and resolve once the kernel took every byte. This is
+ * what `serve()` and `WebSocketConnection` drive directly: each Web Streams
+ * stage costs about 2 µs per chunk and a few KiB per idle connection.
+ *
+ * The same object is the public {@linkcode TcpConnection}: its `readable`
+ * and `writable` streams are built over the channel on first access only.
+ *
+ * Closing: {@linkcode SocketChannel.closeWrite} sends FIN after the queued
+ * writes, then {@linkcode SocketChannel.linger} discards what the peer still
+ * sends until it closes, for at most {@linkcode LINGER_TIME} and
+ * {@linkcode LINGER_BYTES} (a lingering close, RFC 9112 §9.6).
+ *
+ * @module
+ */
+
+import {
+  LINGER_BYTES,
+  LINGER_TIME,
+  socketClosedError,
+} from "./_stream_socket.ts";
+import type { NetAddr, TcpConnection } from "./tcp.ts";
+
+/** The default of the transports' `highWaterMark` read option. */
+export const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
+
+/**
+ * Checks the `highWaterMark` read option of the Bun and Node transports.
+ *
+ * @returns The option, or its default.
+ * @throws {RangeError} If it is not a positive integer.
+ */
+export function checkHighWaterMark(
+  options: { highWaterMark?: number },
+): number {
+  const highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
+  if (!Number.isSafeInteger(highWaterMark) || highWaterMark < 1) {
+    throw new RangeError(
+      `Invalid highWaterMark ${highWaterMark}: pass a positive integer`,
+    );
+  }
+  return highWaterMark;
+}
+
+/** Turns Nagle's algorithm off, where the socket can. */
+export function setNoDelay(
+  socket: { setNoDelay?(noDelay?: boolean): unknown },
+): void {
+  try {
+    socket.setNoDelay?.(true);
+  } catch {
+    // Not fatal: Nagle only delays small writes.
+  }
+}
+
+/** Takes what a {@linkcode SocketChannel} receives. */
+export interface ByteReceiver {
+  /** Received bytes: a fresh chunk the receiver owns and may modify. */
+  data(chunk: Uint8Array): void;
+  /**
+   * The end of the received bytes: the peer's FIN (`error` undefined), a
+   * socket error, or the socket closed by us. Nothing follows.
+   */
+  end(error?: Error): void;
+}
+
+/**
+ * A byte transport driven by callbacks: what a `WebSocketConnection` runs
+ * over. {@linkcode SocketChannel} is wstream's own sockets; any
+ * `{ readable, writable }` pair is adapted to it (`_stream_pair_channel.ts`).
+ */
+export interface ByteChannel {
+  /**
+   * Delivers received bytes to `receiver` from now on; `null` stops reading
+   * (bytes that still arrive are held for the next receiver).
+   */
+  receive(receiver: ByteReceiver | null): void;
+  /** Sends bytes after earlier writes; resolves once the kernel took them. */
+  write(bytes: Uint8Array): Promise<void>;
+  /**
+   * Sends FIN after the queued writes; reading goes on. Resolves once done
+   * (or once that became impossible); never rejects.
+   */
+  closeWrite(): Promise<void>;
+  /**
+   * Discards what the peer still sends until it closes (bounded), after
+   * `closeWrite()`; closes at once otherwise. Resolves once closed.
+   */
+  linger(): Promise<void>;
+  /** Closes the transport now. Idempotent. */
+  close(): void;
+}
+
+/**
+ * Returns the channel under a transport, when it is one of wstream's own
+ * sockets whose streams nobody took yet; `null` otherwise (any other
+ * `{ readable, writable }` pair).
+ */
+export function channelOf(transport: object): SocketChannel | null {
+  return transport instanceof SocketChannel && !transport.streamsTaken
+    ? transport
+    : null;
+}
+
+/**
+ * Returns the channel of one of wstream's own connections (what the
+ * servers handle).
+ *
+ * @throws {TypeError} If `connection` is not one, or its streams were
+ * taken.
+ */
+export function requireChannel(connection: TcpConnection): SocketChannel {
+  const channel = channelOf(connection);
+  if (channel === null) {
+    throw new TypeError(
+      "wstream: expected one of wstream's own connections with untouched streams",
+    );
+  }
+  return channel;
+}
+
+/**
+ * One socket as a callback-driven byte channel and as a
+ * {@linkcode TcpConnection}. A subclass supplies the runtime's calls (the
+ * `protected abstract` members) and forwards the runtime's callbacks or
+ * events to {@linkcode SocketChannel.onData},
+ * {@linkcode SocketChannel.onEnd}, {@linkcode SocketChannel.onClose} and
+ * {@linkcode SocketChannel.onError}.
+ */
+export abstract class SocketChannel implements TcpConnection, ByteChannel {
+  #receiver: ByteReceiver | null = null;
+  /** Chunks that arrived while no receiver was set. */
+  #held: Uint8Array[] | null = null;
+  /** The end of input was seen (FIN, error or close) ... */
+  #ended = false;
+  /** ... with this error, if any ... */
+  #endError: Error | undefined;
+  /** ... and was handed to a receiver. */
+  #endDelivered = false;
+  #reading = false;
+  #closed = false;
+  #halfClosed = false;
+  #eof = false;
+  #discarding = false;
+  #lingered = 0;
+  #lingerTimer: ReturnType<typeof setTimeout> | undefined;
+  #lingering: PromiseWithResolvers<void> | null = null;
+  #socketClosed: PromiseWithResolvers<void> = Promise.withResolvers<void>();
+  /** The last write, while one is in progress. */
+  #writeTail: Promise<void> | null = null;
+  /** The rejecters of the waits {@linkcode SocketChannel.whileOpen} runs. */
+  #waits: Set<(error: Error) => void> | null = null;
+  #streams: {
+    readable: ReadableStream<Uint8Array>;
+    writable: WritableStream<Uint8Array>;
+  } | null = null;
+  readonly #readHighWaterMark: number;
+
+  /**
+   * @param readHighWaterMark Bytes the `readable` stream (when used)
+   * queues before the socket is paused; 0 reads only while a read waits.
+   * @param flowing Whether the runtime reads the socket from the start
+   * (push-based sockets): the first chunk that finds no receiver pauses it.
+   */
+  constructor(readHighWaterMark: number, flowing: boolean) {
+    this.#readHighWaterMark = readHighWaterMark;
+    this.#reading = flowing;
+  }
+
+  /** The local address of the socket. */
+  abstract readonly localAddr: NetAddr;
+  /** The peer's address. */
+  abstract readonly remoteAddr: NetAddr;
+
+  /** Resolves once the socket is closed. Never rejects. */
+  get closed(): Promise<void> {
+    return this.#socketClosed.promise;
+  }
+
+  /** Received bytes as a stream (built on first access). */
+  get readable(): ReadableStream<Uint8Array> {
+    return (this.#streams ??= this.#createStreams()).readable;
+  }
+
+  /** Bytes to send as a stream (built on first access). */
+  get writable(): WritableStream<Uint8Array> {
+    return (this.#streams ??= this.#createStreams()).writable;
+  }
+
+  /** Whether `readable` or `writable` were accessed: the channel is theirs. */
+  get streamsTaken(): boolean {
+    return this.#streams !== null;
+  }
+
+  /** This channel as the public connection type. */
+  get connection(): TcpConnection {
+    return this;
+  }
+
+  /** Stops reading from the kernel, so that the peer's TCP window closes. */
+  protected abstract pauseSocket(): void;
+
+  /** Reads from the kernel again (or starts reading). */
+  protected abstract resumeSocket(): void;
+
+  /**
+   * Returns a received chunk as a plain `Uint8Array` the receiver owns and
+   * may mutate: never a Node `Buffer`, nor a view into a buffer the runtime
+   * reuses or shares with other sockets.
+   */
+  protected abstract ownChunk(chunk: Uint8Array): Uint8Array;
+
+  /**
+   * Hands every byte of `chunk` to the kernel (retrying partial writes) and
+   * resolves then. Calls never overlap. Run every wait in
+   * {@linkcode SocketChannel.whileOpen}, so that the socket closing ends it.
+   */
+  protected abstract send(chunk: Uint8Array): Promise<void>;
+
+  /** Sends FIN once the queued bytes are out; reading goes on. May throw. */
+  protected abstract endSocket(): void | Promise<void>;
+
+  /** Closes the socket now. May throw when it is already closed. */
+  protected abstract destroySocket(): void;
+
+  /**
+   * Whether closing the write side after the peer's FIN ends the socket
+   * ({@linkcode SocketChannel.endSocket}: FIN after the queued bytes, then
+   * the runtime closes it, or the linger timer does) rather than closing it
+   * at once.
+   */
+  protected abstract readonly endAfterEof: boolean;
+
+  /**
+   * Called once the socket is closed, before the receiver hears of it:
+   * settles the subclass's own waits that {@linkcode SocketChannel.whileOpen}
+   * does not run.
+   *
+   * @param _error The socket's error, if it closed on one.
+   */
+  protected finished(_error: Error | undefined): void {}
+
+  /** Whether writes may still go out: open and not half closed. */
+  protected get writing(): boolean {
+    return !this.#closed && !this.#halfClosed;
+  }
+
+  /** Whether the socket is closed. */
+  protected get isClosed(): boolean {
+    return this.#closed;
+  }
+
+  /** Whether the socket should be read: a receiver (or a linger) wants bytes. */
+  protected get wantsData(): boolean {
+    return this.#reading && !this.#closed;
+  }
+
+  /**
+   * Like `new Promise(executor)`, except that the promise also rejects once
+   * the socket closes (with its error, or "The TCP socket is closed").
+   */
+  protected whileOpen(
+    executor: (resolve: () => void, reject: (error: Error) => void) => void,
+  ): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const waits = this.#waits ??= new Set();
+      waits.add(reject);
+      executor(() => {
+        waits.delete(reject);
+        resolve();
+      }, (error) => {
+        waits.delete(reject);
+        reject(error);
+      });
+    });
+  }
+
+  /**
+   * Delivers received bytes to `receiver` from now on (first any bytes held
+   * while there was none, then the end if it came); `null` stops reading,
+   * and bytes that still arrive are held for the next receiver.
+   */
+  receive(receiver: ByteReceiver | null): void {
+    this.#receiver = receiver;
+    if (receiver === null) {
+      if (this.#reading) {
+        this.#reading = false;
+        if (!this.#closed) this.pauseSocket();
+      }
+      return;
+    }
+    const held = this.#held;
+    if (held !== null) {
+      while (held.length > 0 && this.#receiver === receiver) {
+        receiver.data(held.shift()!);
+      }
+      if (held.length > 0) return; // Paused again meanwhile.
+      this.#held = null;
+    }
+    if (this.#ended) {
+      if (!this.#endDelivered) {
+        this.#endDelivered = true;
+        receiver.end(this.#endError);
+      }
+      return;
+    }
+    if (!this.#reading && !this.#closed) {
+      this.#reading = true;
+      this.resumeSocket();
+    }
+  }
+
+  /**
+   * Sends `bytes` after every earlier write.
+   *
+   * @returns Resolves once the kernel took every byte; rejects once the
+   * socket is closed or its write side is.
+   */
+  write(bytes: Uint8Array): Promise<void> {
+    if (!this.writing) return Promise.reject(socketClosedError());
+    const tail = this.#writeTail;
+    const written = tail === null
+      ? this.send(bytes)
+      : tail.then(() => this.send(bytes));
+    this.#writeTail = written;
+    const done = (): void => {
+      if (this.#writeTail === written) this.#writeTail = null;
+    };
+    written.then(done, done);
+    return written;
+  }
+
+  /**
+   * Sends FIN after the queued writes; reading goes on (call
+   * {@linkcode SocketChannel.linger} to discard what still arrives).
+   * Idempotent.
+   */
+  closeWrite(): Promise<void> {
+    if (this.#closed || this.#halfClosed) return Promise.resolve();
+    this.#halfClosed = true;
+    const tail = this.#writeTail;
+    if (tail === null) {
+      this.#endWrite();
+      return Promise.resolve();
+    }
+    return tail.then(() => this.#endWrite(), () => this.close());
+  }
+
+  /**
+   * Ends the reading side: after {@linkcode SocketChannel.closeWrite},
+   * discards what the peer still sends until it closes (bounded); before,
+   * closes the socket at once.
+   *
+   * @returns Resolves once the socket is closed.
+   */
+  linger(): Promise<void> {
+    this.#receiver = null;
+    this.#held = null;
+    this.#discarding = true;
+    if (!this.#halfClosed || this.#closed || this.#eof) {
+      this.close();
+      return this.closed;
+    }
+    this.#lingering ??= Promise.withResolvers<void>();
+    if (!this.#reading) {
+      this.#reading = true;
+      this.resumeSocket();
+    }
+    return this.#lingering.promise;
+  }
+
+  /** Takes received bytes: the runtime's `data` callback or event. */
+  onData(chunk: Uint8Array): void {
+    if (this.#discarding) {
+      // Lingering: discard, within bounds.
+      this.#lingered += chunk.byteLength;
+      if (this.#lingered > LINGER_BYTES) this.close();
+      return;
+    }
+    const owned = this.ownChunk(chunk);
+    const receiver = this.#receiver;
+    if (receiver === null || this.#held !== null) {
+      (this.#held ??= []).push(owned);
+      if (this.#reading && receiver === null) {
+        this.#reading = false;
+        this.pauseSocket();
+      }
+      return;
+    }
+    receiver.data(owned);
+  }
+
+  /** Takes the peer's FIN. */
+  onEnd(): void {
+    this.#eof = true;
+    this.#end(undefined);
+    if (this.#halfClosed) this.close();
+  }
+
+  /** Takes the socket's closing, also after our own end or destroy. */
+  onClose(error?: Error): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#finish(error);
+  }
+
+  /** Takes a socket error: the receiver ends with it. */
+  onError(error: Error): void {
+    this.#end(error);
+  }
+
+  /** Closes the socket now. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.destroySocket();
+    } catch {
+      // Already closed.
+    }
+    this.#finish(undefined);
+  }
+
+  #finish(error: Error | undefined): void {
+    clearTimeout(this.#lingerTimer);
+    this.#socketClosed.resolve();
+    this.finished(error);
+    this.#end(error);
+    const waits = this.#waits;
+    if (waits !== null && waits.size > 0) {
+      const failure = error ?? socketClosedError(); // Stack traces cost.
+      for (const reject of waits) reject(failure);
+      waits.clear();
+    }
+    this.#lingering?.resolve();
+  }
+
+  #end(error: Error | undefined): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#endError = error;
+    const receiver = this.#receiver;
+    if (receiver !== null && this.#held === null && !this.#discarding) {
+      this.#endDelivered = true;
+      receiver.end(error);
+    }
+  }
+
+  #endWrite(): void {
+    if (this.#closed) return;
+    if (this.#eof) {
+      // The peer is done too.
+      if (!this.endAfterEof) return this.close();
+    }
+    this.#lingerTimer = setTimeout(() => this.close(), LINGER_TIME);
+    try {
+      const ended = this.endSocket();
+      if (ended !== undefined) ended.catch(() => this.close());
+    } catch {
+      this.close();
+    }
+  }
+
+  #createStreams(): {
+    readable: ReadableStream<Uint8Array>;
+    writable: WritableStream<Uint8Array>;
+  } {
+    let controller!: ReadableStreamDefaultController<Uint8Array>;
+    const receiver: ByteReceiver = {
+      data: (chunk) => {
+        controller.enqueue(chunk);
+        if ((controller.desiredSize ?? 0) <= 0) this.receive(null);
+      },
+      end: (error) => {
+        try {
+          if (error === undefined) controller.close();
+          else controller.error(error);
+        } catch {
+          // Cancelled meanwhile.
+        }
+      },
+    };
+    const readable = new ReadableStream<Uint8Array>({
+      start: (start): void => {
+        controller = start;
+      },
+      pull: (): void => this.receive(receiver),
+      cancel: (): Promise<void> => this.linger(),
+    }, {
+      highWaterMark: this.#readHighWaterMark,
+      size: (chunk): number => chunk.byteLength,
+    });
+    const writable = new WritableStream<Uint8Array>({
+      write: (chunk): Promise<void> => this.write(chunk),
+      close: (): Promise<void> => this.closeWrite(),
+      abort: (): void => this.close(),
+    });
+    return { readable, writable };
+  }
+}
