@@ -62,6 +62,73 @@ export class FrameEncoder {
    * control frame is fragmented or longer than 125 bytes.
    */
   encode(frame: Frame): Uint8Array {
+    const bytes = new Uint8Array(this.encodedLength(frame.payload.length));
+    this.encodeInto(frame, bytes, 0);
+    return bytes;
+  }
+
+  /**
+   * The number of wire bytes of a frame: header (with the masking key, for
+   * a client) and payload.
+   *
+   * @param payloadLength The payload's length in bytes.
+   * @returns The frame's length in bytes.
+   *
+   * @example A client frame carries a 4-byte masking key
+   * ```ts
+   * import { FrameEncoder } from "@wstream/wstream";
+   * import assert from "node:assert/strict";
+   *
+   * assert.equal(new FrameEncoder({ role: "server" }).encodedLength(5), 7);
+   * assert.equal(new FrameEncoder({ role: "client" }).encodedLength(5), 11);
+   * assert.equal(new FrameEncoder({ role: "server" }).encodedLength(126), 130);
+   * ```
+   */
+  encodedLength(payloadLength: number): number {
+    return this.headerLength(payloadLength) + payloadLength;
+  }
+
+  /**
+   * The length of a frame's header: 2 bytes, plus 2 or 8 for a payload of
+   * 126 bytes or more, plus the 4-byte masking key for a client.
+   *
+   * @param payloadLength The payload's length in bytes.
+   * @returns The header's length in bytes.
+   */
+  headerLength(payloadLength: number): number {
+    return (payloadLength < 126 ? 2 : payloadLength < 0x10000 ? 4 : 10) +
+      (this.#mask ? 4 : 0);
+  }
+
+  /**
+   * Encodes one frame into `target` at `offset`, so that many frames can
+   * share one buffer (one socket write). The payload may already sit where
+   * it belongs (at `offset + headerLength(length)` in `target`): it is then
+   * masked in place rather than copied.
+   *
+   * @param frame The frame.
+   * @param target The buffer; it needs `encodedLength(payload.length)`
+   * bytes from `offset`.
+   * @param offset Where the frame starts.
+   * @returns The offset right after the frame.
+   * @throws {RangeError} If the opcode or RSV bits are out of range, a
+   * control frame is fragmented or longer than 125 bytes, or `target` is
+   * too short.
+   *
+   * @example Two frames in one buffer
+   * ```ts
+   * import { FrameEncoder } from "@wstream/wstream";
+   * import assert from "node:assert/strict";
+   *
+   * const encoder = new FrameEncoder({ role: "server" });
+   * const hi = { fin: true, rsv: 0, opcode: 0x1, payload: new TextEncoder().encode("hi") };
+   * const buffer = new Uint8Array(2 * encoder.encodedLength(2));
+   * const end = encoder.encodeInto(hi, buffer, encoder.encodeInto(hi, buffer, 0));
+   * assert.equal(end, 8);
+   * assert.deepEqual([...buffer], [0x81, 2, 0x68, 0x69, 0x81, 2, 0x68, 0x69]);
+   * ```
+   */
+  encodeInto(frame: Frame, target: Uint8Array, offset: number): number {
     const { fin, rsv, opcode, payload } = frame;
     const length = payload.length;
     if (
@@ -77,36 +144,49 @@ export class FrameEncoder {
         `Cannot encode control frame (opcode ${opcode}) with ${length} bytes and FIN ${fin}: control frames carry at most 125 bytes and are never fragmented`,
       );
     }
-    const extended = length < 126 ? 0 : length < 0x10000 ? 2 : 8;
-    const headerLength = 2 + extended + (this.#mask ? 4 : 0);
-    const bytes = new Uint8Array(headerLength + length);
-    bytes[0] = (fin ? 0x80 : 0) | (rsv << 4) | opcode;
-    const maskBit = this.#mask ? 0x80 : 0;
-    if (extended === 0) {
-      bytes[1] = maskBit | length;
-    } else if (extended === 2) {
-      bytes[1] = maskBit | 126;
-      bytes[2] = length >>> 8;
-      bytes[3] = length & 0xff;
-    } else {
-      bytes[1] = maskBit | 127;
-      const high = Math.floor(length / 0x1_0000_0000);
-      bytes[2] = high >>> 24;
-      bytes[3] = (high >>> 16) & 0xff;
-      bytes[4] = (high >>> 8) & 0xff;
-      bytes[5] = high & 0xff;
-      bytes[6] = length >>> 24;
-      bytes[7] = (length >>> 16) & 0xff;
-      bytes[8] = (length >>> 8) & 0xff;
-      bytes[9] = length & 0xff;
+    const headerLength = this.headerLength(length);
+    const end = offset + headerLength + length;
+    if (end > target.length) {
+      throw new RangeError(
+        `Cannot encode a ${length}-byte frame at offset ${offset} of a ${target.length}-byte buffer: it needs ${
+          headerLength + length
+        } bytes`,
+      );
     }
-    bytes.set(payload, headerLength);
+    target[offset] = (fin ? 0x80 : 0) | (rsv << 4) | opcode;
+    const maskBit = this.#mask ? 0x80 : 0;
+    if (length < 126) {
+      target[offset + 1] = maskBit | length;
+    } else if (length < 0x10000) {
+      target[offset + 1] = maskBit | 126;
+      target[offset + 2] = length >>> 8;
+      target[offset + 3] = length & 0xff;
+    } else {
+      target[offset + 1] = maskBit | 127;
+      const high = Math.floor(length / 0x1_0000_0000);
+      target[offset + 2] = high >>> 24;
+      target[offset + 3] = (high >>> 16) & 0xff;
+      target[offset + 4] = (high >>> 8) & 0xff;
+      target[offset + 5] = high & 0xff;
+      target[offset + 6] = length >>> 24;
+      target[offset + 7] = (length >>> 16) & 0xff;
+      target[offset + 8] = (length >>> 8) & 0xff;
+      target[offset + 9] = length & 0xff;
+    }
+    const start = offset + headerLength;
+    if (
+      length > 0 &&
+      (payload.buffer !== target.buffer ||
+        payload.byteOffset !== target.byteOffset + start)
+    ) {
+      target.set(payload, start);
+    }
     if (this.#mask) {
       const key = this.#nextKey();
-      bytes.set(key, headerLength - 4);
-      applyMask(bytes.subarray(headerLength), key);
+      target.set(key, start - 4);
+      if (length > 0) applyMask(target.subarray(start, end), key);
     }
-    return bytes;
+    return end;
   }
 
   /** Returns 4 fresh random bytes. */

@@ -65,6 +65,19 @@ const fatalTextDecoder = new TextDecoder("utf-8", {
 });
 const textEncoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
+/**
+ * Whether to decode short ASCII text with the non-fatal decoder (ASCII is
+ * always valid UTF-8). Measured for 32-byte messages: Deno's fatal decoder
+ * takes ~470 ns, its non-fatal one ~150 ns; on Bun the fatal one is the
+ * faster (~120 ns), so Bun keeps it.
+ */
+const ASCII_FAST_PATH = !("Bun" in globalThis);
+/** The longest text decoded by the ASCII fast path. */
+const ASCII_FAST_PATH_MAX = 256;
+/** The smallest output buffer; then the size of the previous batch. */
+const MIN_OUTPUT_BUFFER = 256;
+/** The largest output buffer allocated ahead of need. */
+const MAX_OUTPUT_HINT = 64 * 1024;
 
 /**
  * The WebSocket protocol as a synchronous state machine: bytes and commands
@@ -112,8 +125,10 @@ export class Protocol {
 
   #state: ProtocolState = "OPEN";
   #events: ProtocolEvent[] = [];
-  #outgoing: Uint8Array[] = [];
-  #outgoingBytes = 0;
+  /** Frames to send, back to back; handed out (and replaced) by dataToSend. */
+  #out: Uint8Array | null = null;
+  #outLength = 0;
+  #outHint = MIN_OUTPUT_BUFFER;
   #error: WebSocketProtocolError | null = null;
   #failed = false;
   #closeSent: { code: number; reason: string } | null = null;
@@ -293,6 +308,36 @@ export class Protocol {
    * @throws {TypeError} If the connection is no longer open for sending.
    */
   sendText(text: string): void {
+    const length = text.length;
+    if (length <= 125 && this.#extensions.length === 0) {
+      // Short ASCII text is written straight into the output buffer.
+      this.#assertCanSend();
+      const encoder = this.#encoder;
+      const headerLength = encoder.headerLength(length);
+      const at = this.#reserve(headerLength + length);
+      const out = this.#out!;
+      const start = at + headerLength;
+      let i = 0;
+      for (; i < length; i++) {
+        const code = text.charCodeAt(i);
+        if (code >= 0x80) break;
+        out[start + i] = code;
+      }
+      if (i === length) {
+        encoder.encodeInto(
+          {
+            fin: true,
+            rsv: 0,
+            opcode: Opcode.Text,
+            payload: out.subarray(start, start + length),
+          },
+          out,
+          at,
+        );
+        return;
+      }
+      this.#outLength = at; // Not ASCII: the general path.
+    }
     this.#sendMessage(Opcode.Text, textEncoder.encode(text));
   }
 
@@ -385,25 +430,21 @@ export class Protocol {
    */
   dataToSend(): Uint8Array | null {
     this.#applyDeferred();
-    const outgoing = this.#outgoing;
-    if (outgoing.length === 0) return null;
-    this.#outgoing = [];
-    this.#outgoingBytes = 0;
-    if (outgoing.length === 1) return outgoing[0]!;
-    let length = 0;
-    for (const bytes of outgoing) length += bytes.length;
-    const joined = new Uint8Array(length);
-    let offset = 0;
-    for (const bytes of outgoing) {
-      joined.set(bytes, offset);
-      offset += bytes.length;
-    }
-    return joined;
+    const out = this.#out;
+    const length = this.#outLength;
+    if (out === null || length === 0) return null;
+    this.#out = null;
+    this.#outLength = 0;
+    this.#outHint = Math.min(
+      Math.max(length, MIN_OUTPUT_BUFFER),
+      MAX_OUTPUT_HINT,
+    );
+    return length === out.length ? out : out.subarray(0, length);
   }
 
   /** The number of bytes waiting in {@linkcode Protocol.dataToSend}. */
   get bufferedAmount(): number {
-    return this.#outgoingBytes;
+    return this.#outLength;
   }
 
   /**
@@ -498,10 +539,17 @@ export class Protocol {
       this.#messageOpcode = 0;
       if (text) {
         let data: string;
-        try {
-          data = fatalTextDecoder.decode(payload);
-        } catch {
-          throw invalidUtf8();
+        if (
+          ASCII_FAST_PATH && payload.length <= ASCII_FAST_PATH_MAX &&
+          isAscii(payload)
+        ) {
+          data = textDecoder.decode(payload);
+        } else {
+          try {
+            data = fatalTextDecoder.decode(payload);
+          } catch {
+            throw invalidUtf8();
+          }
         }
         this.#events.push({ type: "text", data });
         this.#messagesThisChunk++;
@@ -634,7 +682,7 @@ export class Protocol {
       data = encoded.data;
       rsv |= encoded.rsv;
     }
-    this.#push(this.#encoder.encode({ fin: true, rsv, opcode, payload: data }));
+    this.#writeFrame(opcode, rsv, data);
   }
 
   #sendControl(opcode: number, data: Uint8Array): void {
@@ -658,12 +706,38 @@ export class Protocol {
   }
 
   #enqueue(opcode: number, payload: Uint8Array): void {
-    this.#push(this.#encoder.encode({ fin: true, rsv: 0, opcode, payload }));
+    this.#writeFrame(opcode, 0, payload);
   }
 
-  #push(bytes: Uint8Array): void {
-    this.#outgoing.push(bytes);
-    this.#outgoingBytes += bytes.length;
+  /** Appends one whole frame to the output buffer. */
+  #writeFrame(opcode: number, rsv: number, payload: Uint8Array): void {
+    const encoder = this.#encoder;
+    const at = this.#reserve(encoder.encodedLength(payload.length));
+    try {
+      encoder.encodeInto({ fin: true, rsv, opcode, payload }, this.#out!, at);
+    } catch (error) {
+      this.#outLength = at;
+      throw error;
+    }
+  }
+
+  /**
+   * Makes room for `length` more bytes in the output buffer.
+   *
+   * @returns Where they start.
+   */
+  #reserve(length: number): number {
+    const out = this.#out;
+    const at = this.#outLength;
+    if (out === null || at + length > out.length) {
+      const grown = new Uint8Array(
+        Math.max(at + length, out === null ? this.#outHint : out.length * 2),
+      );
+      if (out !== null && at > 0) grown.set(out.subarray(0, at));
+      this.#out = grown;
+    }
+    this.#outLength = at + length;
+    return at;
   }
 }
 
@@ -674,6 +748,13 @@ function closeReasonOf(error: WebSocketProtocolError): string {
     reason = reason.slice(0, -4) + "...";
   }
   return reason;
+}
+
+/** Whether every byte is below 0x80. */
+function isAscii(bytes: Uint8Array): boolean {
+  let bits = 0;
+  for (let i = 0; i < bytes.length; i++) bits |= bytes[i]!;
+  return bits < 0x80;
 }
 
 function invalidUtf8(): WebSocketProtocolError {

@@ -426,7 +426,9 @@ export function serve(options: ServeOptions, handler: ServeHandler): Server {
     ...(options.cert === undefined ? {} : { cert: options.cert }),
     ...(options.key === undefined ? {} : { key: options.key }),
   };
-  if (getDeno() !== undefined) {
+  if (
+    getDeno() !== undefined && globalThis.process?.env?.WSTREAM_NODE_NET !== "1"
+  ) {
     listener = listenDeno(listenOptions, onConnection);
   } else if (getBun() !== undefined) {
     listener = listenBun(listenOptions, onConnection);

@@ -314,3 +314,85 @@ describe("FrameEncoder argument checks", () => {
     }
   }
 });
+
+describe("FrameEncoder.encodeInto", () => {
+  test("FrameEncoder.encodeInto writes frames back to back, equal to encode() for both roles", () => {
+    const random = createRandom(0x51d);
+    for (const role of ["server", "client"] as const) {
+      const frameEncoder = new FrameEncoder({ role });
+      const frames = Array.from(
+        { length: 50 },
+        () =>
+          frame(
+            random.pick([0x1, 0x2, 0x9]),
+            random.bytes(random.pick([0, 5, 125, 126, 65535, 65536])),
+          ),
+      ).map((f) =>
+        f.opcode === 0x9 ? frame(0x9, f.payload.subarray(0, 125)) : f
+      );
+      const total = frames.reduce(
+        (sum, f) => sum + frameEncoder.encodedLength(f.payload.length),
+        0,
+      );
+      const buffer = new Uint8Array(total + 3);
+      let offset = 3;
+      buffer.fill(0xee);
+      const buffer2 = buffer.subarray(0, 3).slice();
+      for (const f of frames) {
+        offset = frameEncoder.encodeInto(f, buffer, offset);
+      }
+      assert.equal(offset, total + 3);
+      assert.deepEqual(
+        buffer.subarray(0, 3),
+        buffer2,
+        "bytes before the offset untouched",
+      );
+      assert.deepEqual(
+        parseAll(buffer.subarray(3), role === "server" ? "client" : "server"),
+        frames,
+      );
+    }
+  });
+
+  test("FrameEncoder.encodeInto masks a payload already in place without copying it", () => {
+    const client = new FrameEncoder({ role: "client" });
+    const buffer = new Uint8Array(client.encodedLength(5));
+    const payload = buffer.subarray(client.headerLength(5));
+    payload.set(encoder.encode("Hello"));
+    assert.equal(client.encodeInto(frame(0x1, payload), buffer, 0), 11);
+    const key = buffer.subarray(2, 6);
+    const unmasked = buffer.slice(6).map((byte, i) => byte ^ key[i % 4]!);
+    assert.deepEqual(unmasked, encoder.encode("Hello"));
+    assert.deepEqual(parseAll(buffer, "server"), [frame(0x1, "Hello")]);
+  });
+
+  test("FrameEncoder.encodeInto throws RangeError when the frame does not fit", () => {
+    const server = new FrameEncoder({ role: "server" });
+    assert.throws(
+      () => server.encodeInto(frame(0x1, "Hello"), new Uint8Array(6), 0),
+      RangeError,
+    );
+    assert.throws(
+      () => server.encodeInto(frame(0x1, "Hello"), new Uint8Array(10), 4),
+      RangeError,
+    );
+  });
+
+  test("FrameEncoder.headerLength grows at 126 and 65536 bytes and with the masking key", () => {
+    const server = new FrameEncoder({ role: "server" });
+    const client = new FrameEncoder({ role: "client" });
+    for (
+      const [length, header] of [[0, 2], [125, 2], [126, 4], [65535, 4], [
+        65536,
+        10,
+      ]] as const
+    ) {
+      assert.equal(server.headerLength(length), header, `server, ${length}`);
+      assert.equal(
+        client.headerLength(length),
+        header + 4,
+        `client, ${length}`,
+      );
+    }
+  });
+});

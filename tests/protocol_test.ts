@@ -368,3 +368,91 @@ describe("Protocol", () => {
     assert.deepEqual(events.map((event) => event.type), ["binary", "ping"]);
   });
 });
+
+describe("Protocol output", () => {
+  const TEXTS: readonly [string, string][] = [
+    ["empty text", ""],
+    ["short ASCII", "hello"],
+    ["125 ASCII characters", "a".repeat(125)],
+    ["126 ASCII characters", "b".repeat(126)],
+    ["short text with a 2-byte character at the end", "caf\u00e9"],
+    ["short text with a 4-byte character first", "\u{1F600} ok"],
+    [
+      "ASCII up to a non-ASCII character at index 124",
+      "x".repeat(124) + "\u00e9",
+    ],
+    ["a lone surrogate (sent as U+FFFD)", "a\ud800b"],
+    ["long non-ASCII text", "\u00fc".repeat(70_000)],
+  ];
+  for (const role of ["server", "client"] as const) {
+    test(`Protocol as ${role} sends every kind of text as one valid frame each, in order, in one buffer`, () => {
+      const protocol = new Protocol({ role });
+      for (const [, text] of TEXTS) protocol.sendText(text);
+      protocol.sendBinary(new Uint8Array([1, 2, 3]));
+      const bytes = protocol.dataToSend();
+      assert.ok(bytes !== null);
+      assert.equal(protocol.dataToSend(), null, "drained");
+      assert.equal(protocol.bufferedAmount, 0);
+      const peer = new Protocol({
+        role: role === "server" ? "client" : "server",
+      });
+      peer.receiveData(bytes.slice());
+      const events = peer.eventsReceived();
+      assert.deepEqual(
+        events.map((event) => "data" in event ? event.data : event.type),
+        [
+          ...TEXTS.map(([, text]) =>
+            new TextDecoder().decode(new TextEncoder().encode(text))
+          ),
+          new Uint8Array([1, 2, 3]),
+        ],
+      );
+    });
+  }
+
+  test("Protocol counts queued bytes in bufferedAmount and hands out a fresh buffer each time", () => {
+    const protocol = new Protocol({ role: "server" });
+    protocol.sendText("hi");
+    protocol.sendBinary(new Uint8Array(300));
+    assert.equal(protocol.bufferedAmount, 4 + 304);
+    const first = protocol.dataToSend()!;
+    assert.equal(first.length, 308);
+    protocol.sendText("again");
+    const second = protocol.dataToSend()!;
+    assert.notEqual(second.buffer, first.buffer);
+    assert.deepEqual([...second], [
+      0x81,
+      5,
+      ...new TextEncoder().encode("again"),
+    ]);
+    assert.deepEqual([...first.subarray(0, 4)], [0x81, 2, 0x68, 0x69]);
+  });
+
+  test("Protocol decodes short ASCII and non-ASCII text alike and fails invalid UTF-8 with 1007", () => {
+    const messages = [
+      "plain ascii",
+      "\u00e9t\u00e9",
+      "x".repeat(256),
+      "y".repeat(257),
+    ];
+    const protocol = new Protocol({ role: "server" });
+    protocol.receiveData(
+      concat(
+        messages.map((payload) => encodeClientFrame({ opcode: 1, payload })),
+      ),
+    );
+    assert.deepEqual(
+      protocol.eventsReceived().map((event) =>
+        "data" in event ? event.data : event.type
+      ),
+      messages,
+    );
+    const failing = new Protocol({ role: "server" });
+    failing.receiveData(
+      encodeClientFrame({ opcode: 1, payload: hex("61 62 ff") }),
+    );
+    failing.eventsReceived();
+    failing.dataToSend();
+    assert.equal(failing.closeInfo.closeCode, 1007);
+  });
+});
