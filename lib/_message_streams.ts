@@ -41,41 +41,91 @@ export interface MessageStreams {
  * Creates the pair: `readable` holds at most `readableHighWaterMark` of
  * message length (at least 1 per message) before its desired size goes to
  * zero; `writable` queues up to 16 messages.
+ *
+ * The underlying source and sink are one object with prototype methods, not
+ * closures: an idle connection keeps every byte of this per connection.
  */
 export function createMessageStreams(
   readableHighWaterMark: number,
   hooks: MessageStreamHooks,
 ): MessageStreams {
-  let messages!: ReadableStreamDefaultController<WebSocketMessage>;
-  let sink!: WritableStreamDefaultController;
-  const readable = new ReadableStream<WebSocketMessage>({
-    start: (controller) => {
-      messages = controller;
-    },
-    pull: () => hooks.pull?.(),
-    cancel: () => {
-      hooks.cancelled();
-      hooks.close();
-    },
-  }, {
+  const source = new MessageSource(hooks);
+  const readable = new ReadableStream<WebSocketMessage>(source, {
     highWaterMark: readableHighWaterMark,
-    size: (message: WebSocketMessage) => Math.max(1, message.length),
+    size: messageSize,
   });
+  const sink = new MessageSink(hooks);
   const writable = new WritableStream<
     string | BufferSource | ArrayBufferView
-  >({
-    start: (controller) => {
-      sink = controller;
-    },
-    write: hooks.write,
-    close: hooks.close,
-    abort: hooks.close,
-  }, {
+  >(sink, {
     highWaterMark: 16,
+    // Called with no `this` (Streams standard): a closure is needed here.
     size: () => {
       hooks.accepted();
       return 1;
     },
   });
-  return { readable, writable, messages, sink };
+  return {
+    readable,
+    writable,
+    messages: source.controller!,
+    sink: sink.controller!,
+  };
+}
+
+/** A message's share of `readable`'s high-water mark. */
+function messageSize(message: WebSocketMessage): number {
+  return Math.max(1, message.length);
+}
+
+/** The underlying source of `readable`. */
+class MessageSource implements UnderlyingDefaultSource<WebSocketMessage> {
+  readonly hooks: MessageStreamHooks;
+  controller: ReadableStreamDefaultController<WebSocketMessage> | null = null;
+
+  constructor(hooks: MessageStreamHooks) {
+    this.hooks = hooks;
+  }
+
+  start(controller: ReadableStreamDefaultController<WebSocketMessage>): void {
+    this.controller = controller;
+  }
+
+  pull(): void {
+    this.hooks.pull?.();
+  }
+
+  cancel(): void {
+    this.hooks.cancelled();
+    this.hooks.close();
+  }
+}
+
+/** The underlying sink of `writable`. */
+class MessageSink
+  implements UnderlyingSink<string | BufferSource | ArrayBufferView> {
+  readonly hooks: MessageStreamHooks;
+  controller: WritableStreamDefaultController | null = null;
+
+  constructor(hooks: MessageStreamHooks) {
+    this.hooks = hooks;
+  }
+
+  start(controller: WritableStreamDefaultController): void {
+    this.controller = controller;
+  }
+
+  write(
+    message: string | BufferSource | ArrayBufferView,
+  ): Promise<void> | void {
+    return this.hooks.write(message);
+  }
+
+  close(): void {
+    this.hooks.close();
+  }
+
+  abort(): void {
+    this.hooks.close();
+  }
 }

@@ -17,6 +17,8 @@ export interface FrameEncoderOptions {
 }
 
 const KEY_POOL_SIZE = 4096;
+/** An encoder's key pool until its first masked frame (shared, empty). */
+const NO_KEYS = new Uint8Array(0);
 
 /**
  * Encodes frames to wire bytes: header and (masked, for clients) payload in
@@ -41,7 +43,7 @@ const KEY_POOL_SIZE = 4096;
  */
 export class FrameEncoder {
   readonly #mask: boolean;
-  #keys = new Uint8Array(0);
+  #keys = NO_KEYS;
   #keyOffset = 0;
 
   /**

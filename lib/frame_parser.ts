@@ -8,6 +8,8 @@ import { WebSocketProtocolError } from "./errors.ts";
 import { type Frame, type Role, RSV1, RSV2, RSV3 } from "./frame.ts";
 import { applyMask } from "./mask.ts";
 
+/** The empty chunk a parser starts with (shared: never written). */
+const NO_BYTES = new Uint8Array(0);
 /** The default limit on one frame's payload: 64 MiB. */
 export const DEFAULT_MAX_PAYLOAD: number = 64 * 1024 * 1024;
 
@@ -68,12 +70,13 @@ export class FrameParser {
   readonly #allowedRsv: number;
 
   // Input: the chunk being consumed, and any pushed after it.
-  #chunk: Uint8Array = new Uint8Array(0);
+  #chunk: Uint8Array = NO_BYTES;
   #offset = 0;
   readonly #queue: Uint8Array[] = [];
 
   // Header being collected across chunks.
-  readonly #header = new Uint8Array(MAX_HEADER);
+  // Allocated when first needed: an idle connection holds no buffers.
+  #header: Uint8Array | null = null;
   #headerFilled = 0;
 
   // The frame whose header is parsed and whose payload is being collected.
@@ -81,7 +84,7 @@ export class FrameParser {
   #fin = false;
   #rsv = 0;
   #opcode = 0;
-  readonly #mask = new Uint8Array(4);
+  #mask: Uint8Array = NO_BYTES;
   #masked = false;
   #payloadLength = 0;
   #payload: Uint8Array | null = null;
@@ -195,7 +198,7 @@ export class FrameParser {
 
   /** Copies header bytes across chunks; parses once the header is whole. */
   #collectHeader(): boolean {
-    const header = this.#header;
+    const header = this.#header ??= new Uint8Array(MAX_HEADER);
     while (this.#offset < this.#chunk.length) {
       header[this.#headerFilled++] = this.#chunk[this.#offset++]!;
       if (this.#headerFilled === 2) {
@@ -297,7 +300,8 @@ export class FrameParser {
     this.#opcode = b0 & 0x0f;
     this.#masked = (b1 & 0x80) !== 0;
     if (this.#masked) {
-      const mask = this.#mask;
+      let mask = this.#mask;
+      if (mask.length === 0) mask = this.#mask = new Uint8Array(4);
       mask[0] = bytes[position]!;
       mask[1] = bytes[position + 1]!;
       mask[2] = bytes[position + 2]!;

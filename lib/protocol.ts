@@ -142,9 +142,10 @@ export class Protocol {
   // The data message being reassembled (opcode 0 when none).
   #messageOpcode = 0;
   #messageRsv = 0;
-  readonly #message = new ByteAccumulator();
+  // Allocated with the first fragmented message: idle connections hold none.
+  #messageBuffer: ByteAccumulator | null = null;
   #validating = false;
-  readonly #validator = new Utf8Validator();
+  #utf8: Utf8Validator | null = null;
   #frameBytesValidated = 0;
 
   /**
@@ -173,6 +174,14 @@ export class Protocol {
       allowedRsv,
     });
     this.#encoder = new FrameEncoder({ role: options.role });
+  }
+
+  get #message(): ByteAccumulator {
+    return this.#messageBuffer ??= new ByteAccumulator();
+  }
+
+  get #validator(): Utf8Validator {
+    return this.#utf8 ??= new Utf8Validator();
   }
 
   /** The connection state. */
@@ -525,7 +534,8 @@ export class Protocol {
   }
 
   #dataFrame(fin: boolean, payload: Uint8Array): void {
-    const size = this.#message.length + payload.length;
+    const buffered = this.#messageBuffer?.length ?? 0;
+    const size = buffered + payload.length;
     if (size > this.#maxMessageSize) {
       throw new WebSocketProtocolError(
         "WS_ERR_MESSAGE_TOO_BIG",
@@ -533,7 +543,7 @@ export class Protocol {
       );
     }
     const text = this.#messageOpcode === Opcode.Text && this.#messageRsv === 0;
-    if (fin && this.#message.length === 0 && this.#frameBytesValidated === 0) {
+    if (fin && buffered === 0 && this.#frameBytesValidated === 0) {
       // Fast path: a whole message in one frame.
       const opcode = this.#messageOpcode;
       this.#messageOpcode = 0;

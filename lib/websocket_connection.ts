@@ -9,6 +9,7 @@ import { CloseCode, encodeCloseBody } from "./close_code.ts";
 import { WebSocketError } from "./errors.ts";
 import type { MessageExtension } from "./extension.ts";
 import { createMessageStreams } from "./_message_streams.ts";
+import type { MessageStreamHooks } from "./_message_streams.ts";
 import { everyInterval } from "./_shared_interval.ts";
 import { KeepaliveMonitor } from "./keepalive.ts";
 import type { Role } from "./frame.ts";
@@ -187,6 +188,19 @@ const scheduleMacrotask: (task: () => void) => void =
         .setImmediate(task)
     : (task) => setTimeout(task, 0);
 
+/** A connection's private handlers, for {@linkcode ConnectionPort}. */
+let connectionHandlers: {
+  data(connection: WebSocketConnection, chunk: Uint8Array): void;
+  end(connection: WebSocketConnection, error: Error | undefined): void;
+  pull(connection: WebSocketConnection): void;
+  write(
+    connection: WebSocketConnection,
+    message: string | BufferSource | ArrayBufferView,
+  ): Promise<void> | void;
+  accepted(connection: WebSocketConnection): void;
+  cancelled(connection: WebSocketConnection): void;
+};
+
 /**
  * A WebSocket connection (after the opening handshake) over any
  * {@linkcode ByteStreamPair}, shaped like the WHATWG `WebSocketStream`.
@@ -230,10 +244,8 @@ export class WebSocketConnection implements WebSocketStreamLike {
   #rejectOpened!: (error: unknown) => void;
 
   #channel: ByteChannel | null = null;
-  readonly #receiver: ByteReceiver = {
-    data: (chunk) => this.#onData(chunk),
-    end: (error) => this.#onEnd(error),
-  };
+  /** What the transport and the application's streams call into. */
+  readonly #port: ConnectionPort = new ConnectionPort(this);
   #receiving = false;
   #eof = false;
   /** Reading waits while the application reads what preceded a close. */
@@ -336,13 +348,7 @@ export class WebSocketConnection implements WebSocketStreamLike {
       DEFAULT_HIGH_WATER_MARK;
     const { readable, writable, messages, sink } = createMessageStreams(
       readableHighWaterMark,
-      {
-        pull: () => this.#updateReading(),
-        close: () => this.close(),
-        write: (message) => this.#write(message),
-        accepted: () => this.#writesAccepted++,
-        cancelled: () => this.#messagesDone = true,
-      },
+      this.#port,
     );
     this.#messages = messages;
     this.#sink = sink;
@@ -388,7 +394,7 @@ export class WebSocketConnection implements WebSocketStreamLike {
     }
     if (wanted === this.#receiving) return;
     this.#receiving = wanted;
-    this.#channel.receive(wanted ? this.#receiver : null);
+    this.#channel.receive(wanted ? this.#port : null);
   }
 
   /** Every received chunk: all its frames in one synchronous pass. */
@@ -661,6 +667,21 @@ export class WebSocketConnection implements WebSocketStreamLike {
       : this.#protocol.closeInfo;
   }
 
+  static {
+    connectionHandlers = {
+      data: (connection, chunk) => connection.#onData(chunk),
+      end: (connection, error) => connection.#onEnd(error),
+      pull: (connection) => connection.#updateReading(),
+      write: (connection, message) => connection.#write(message),
+      accepted: (connection) => {
+        connection.#writesAccepted++;
+      },
+      cancelled: (connection) => {
+        connection.#messagesDone = true;
+      },
+    };
+  }
+
   /** Starts the one timer behind keepalive pings and the idle timeout. */
   #startKeepalive(): void {
     const keepalive = this.#keepalive;
@@ -698,6 +719,49 @@ export class WebSocketConnection implements WebSocketStreamLike {
 }
 
 function doNothing(): void {}
+
+/**
+ * One object per connection that the transport (as its receiver) and the
+ * application's streams (as their hooks) call into: prototype methods
+ * instead of seven closures, which an idle connection would keep.
+ */
+class ConnectionPort implements ByteReceiver, MessageStreamHooks {
+  readonly #connection: WebSocketConnection;
+
+  constructor(connection: WebSocketConnection) {
+    this.#connection = connection;
+  }
+
+  data(chunk: Uint8Array): void {
+    connectionHandlers.data(this.#connection, chunk);
+  }
+
+  end(error?: Error): void {
+    connectionHandlers.end(this.#connection, error);
+  }
+
+  pull(): void {
+    connectionHandlers.pull(this.#connection);
+  }
+
+  close(): void {
+    this.#connection.close();
+  }
+
+  write(
+    message: string | BufferSource | ArrayBufferView,
+  ): Promise<void> | void {
+    return connectionHandlers.write(this.#connection, message);
+  }
+
+  accepted(): void {
+    connectionHandlers.accepted(this.#connection);
+  }
+
+  cancelled(): void {
+    connectionHandlers.cancelled(this.#connection);
+  }
+}
 
 /** Only a bug can get here: report it rather than crash the server. */
 function internalError(error: unknown): void {

@@ -69,6 +69,29 @@ export interface NodeListenOptions extends TcpListenOptions {
 const DEFAULT_TLS_HANDSHAKE_TIMEOUT = 10_000;
 
 /** The state behind one wrapped socket. */
+/** Where a `node:net` socket keeps its {@linkcode NodeSocketState}. */
+const STATE = Symbol("wstream.nodeSocketState");
+
+interface SocketWithState {
+  [STATE]: NodeSocketState;
+}
+
+function onSocketData(this: SocketWithState, chunk: Uint8Array): void {
+  this[STATE].onData(chunk);
+}
+
+function onSocketEnd(this: SocketWithState): void {
+  this[STATE].onEnd();
+}
+
+function onSocketError(this: SocketWithState, error: Error): void {
+  this[STATE].onError(error);
+}
+
+function onSocketClose(this: SocketWithState): void {
+  this[STATE].onClose();
+}
+
 class NodeSocketState extends SocketChannel {
   #socket: NodeSocketLike;
   // Node's `destroy()` drops what is not written yet; `end()` flushes.
@@ -78,10 +101,13 @@ class NodeSocketState extends SocketChannel {
     super(highWaterMark, true);
     this.#socket = socket;
     setNoDelay(socket);
-    socket.on("data", (chunk) => this.onData(chunk));
-    socket.on("end", () => this.onEnd());
-    socket.on("error", (error) => this.onError(error));
-    socket.on("close", () => this.onClose());
+    // Shared listeners find this state on the socket: no closures kept per
+    // connection.
+    (socket as unknown as SocketWithState)[STATE] = this;
+    socket.on("data", onSocketData);
+    socket.on("end", onSocketEnd);
+    socket.on("error", onSocketError);
+    socket.on("close", onSocketClose);
     if (socket.destroyed) this.close();
   }
 
