@@ -15,12 +15,23 @@
  *   ulimit -n 20000
  *   deno run -A bench/idle_memory.ts --runtime deno --variant wstream --count 4000
  *   deno run -A bench/idle_memory.ts --runtime bun --variant bun-transport
- *   deno run -A bench/idle_memory.ts --all       # every variant on both runtimes
+ *   deno run -A bench/idle_memory.ts --runtime node --variant ws
+ *   deno run -A bench/idle_memory.ts --all       # every variant on every runtime
+ *
+ * Options: `--count N` (default 4000), `--json` (one JSON object per
+ * measurement on stdout instead of the Markdown table; used by
+ * `bench/echo_suite.ts`), `--server-cpu N` (pin the server child to CPU `N`
+ * with `taskset`), `--port N` (the server's port, default 0: any free
+ * one; with `--all` the servers run one after another on it).
+ *
+ * Runtimes: `deno`, `bun`, `node` (Node 23.6+, which runs this file with
+ * type stripping; the child gets `--expose-gc`).
  *
  * Variants (server side; all do a real RFC 6455 handshake):
  *
  * - `wstream`: `serve()` + `upgrade()` + `WebSocketConnection`, the
- *   application waiting on `readable` (the echo example). Deno or Bun.
+ *   application waiting on `readable` (the echo example). Deno, Bun or
+ *   Node.
  * - `deno-readable`: `Deno.listen`, a pending `conn.readable` read.
  * - `deno-read4k`, `deno-read512`: `Deno.listen`, a pending `conn.read()`
  *   into 4 KiB or 512 bytes.
@@ -30,16 +41,19 @@
  *   `minReadSize` = `<min>` bytes), a pending `readable` read, no
  *   WebSocket layer.
  * - `deno-native`: `Deno.serve` + `Deno.upgradeWebSocket`.
- * - `node-net`: `node:net` server, data listener attached. Deno or Bun.
+ * - `node-net`: `node:net` server, data listener attached. Any runtime.
  * - `bun-transport`: wstream's Bun transport (`listenBun`), a pending
  *   `readable` read, no WebSocket layer.
  * - `bun-native`: `Bun.serve` with `websocket` handlers.
  * - `node-net-transport`: a `node:net` socket adapted to a byte stream pair
  *   (pause/resume backpressure; a prototype in this file), a pending
- *   `readable` read. Deno or Bun.
+ *   `readable` read. Any runtime.
  * - `stack-deno-transport`, `stack-node-net`: the WebSocket stack
  *   (`WebSocketConnection` + an echo loop) over wstream's Deno transport or
  *   over the `node:net` adapter, handshake done here instead of `serve()`.
+ * - `ws`: npm `ws` `WebSocketServer` on `node:http`, echoing (the reference
+ *   on Node, as `bench/servers/ws_node.ts`), loaded from
+ *   `tests/interop/node_modules`. Node.
  *
  * @module
  */
@@ -49,6 +63,8 @@ import net from "node:net";
 import process from "node:process";
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { createServer } from "node:http";
+import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { answerUpgrade } from "../lib/handshake.ts";
 import { HttpHeadReader } from "../lib/http_head.ts";
@@ -79,6 +95,13 @@ const BUN_VARIANTS = [
   "wstream",
   "bun-transport",
   "bun-native",
+  "node-net",
+  "node-net-transport",
+  "stack-node-net",
+];
+const NODE_VARIANTS = [
+  "wstream",
+  "ws",
   "node-net",
   "node-net-transport",
   "stack-node-net",
@@ -116,6 +139,25 @@ interface BunServeApi {
     };
   }): { port: number };
   gc(force: boolean): void;
+}
+/** The part of npm `ws` the `ws` variant uses. */
+interface WsModule {
+  WebSocketServer: new (options: {
+    server: unknown;
+    perMessageDeflate: boolean;
+  }) => {
+    on(
+      event: "connection",
+      listener: (socket: {
+        send(data: unknown, options: { binary: boolean }): void;
+        on(
+          event: "message",
+          listener: (data: unknown, isBinary: boolean) => void,
+        ): void;
+        on(event: "error", listener: (error: Error) => void): void;
+      }) => void,
+    ): void;
+  };
 }
 
 function latin1(text: string): Uint8Array {
@@ -188,11 +230,15 @@ function stackOnTransport(connection: TcpConnection): void {
   })().catch(() => connection.close());
 }
 
-function startServer(variant: string): Promise<number> | number {
+function startServer(
+  variant: string,
+  port: number,
+): Promise<number> | number {
   const hostname = "127.0.0.1";
   const deno = getDeno();
   if (variant === "wstream") {
-    return serve({ port: 0, hostname }, async (request) => {
+    // `listening`: Node binds asynchronously.
+    return serve({ port, hostname }, async (request) => {
       const { response, socket } = await upgrade(request);
       if (socket === null) return response;
       held.push(socket);
@@ -201,16 +247,16 @@ function startServer(variant: string): Promise<number> | number {
         for await (const message of readable) await writer.write(message);
       }).catch(() => {});
       return response;
-    }).addr.port;
+    }).listening.then((addr) => addr.port);
   }
   const transport = /^deno-transport-(\d+)$/.exec(variant);
   if (transport !== null) {
-    return listenDeno({ hostname, port: 0 }, idleOnTransport, {
+    return listenDeno({ hostname, port }, idleOnTransport, {
       minReadSize: Number(transport[1]),
     }).addr.port;
   }
   if (variant === "stack-deno-transport") {
-    return listenDeno({ hostname, port: 0 }, stackOnTransport).addr.port;
+    return listenDeno({ hostname, port }, stackOnTransport).addr.port;
   }
   if (variant === "node-net-transport" || variant === "stack-node-net") {
     return new Promise((resolve) => {
@@ -219,16 +265,16 @@ function startServer(variant: string): Promise<number> | number {
         if (variant === "stack-node-net") stackOnTransport(connection);
         else idleOnTransport(connection);
       });
-      server.listen(0, hostname, () => {
+      server.listen(port, hostname, () => {
         resolve((server.address() as net.AddressInfo).port);
       });
     });
   }
   if (variant === "bun-transport") {
-    return listenBun({ hostname, port: 0 }, idleOnTransport).addr.port;
+    return listenBun({ hostname, port }, idleOnTransport).addr.port;
   }
   if (variant.startsWith("deno-read")) {
-    const listener = deno!.listen({ hostname, port: 0 });
+    const listener = deno!.listen({ hostname, port });
     (async () => {
       while (true) {
         const conn = await listener.accept();
@@ -267,7 +313,7 @@ function startServer(variant: string): Promise<number> | number {
   }
   if (variant === "deno-native") {
     const api = deno as unknown as DenoServeApi;
-    return api.serve({ hostname, port: 0, onListen() {} }, (request) => {
+    return api.serve({ hostname, port, onListen() {} }, (request) => {
       const { socket, response } = api.upgradeWebSocket(request);
       socket.onmessage = (event) => socket.send(event.data);
       held.push(socket);
@@ -278,7 +324,7 @@ function startServer(variant: string): Promise<number> | number {
     const api = getBun() as unknown as BunServeApi;
     return api.serve({
       hostname,
-      port: 0,
+      port,
       fetch(request, server) {
         return server.upgrade(request)
           ? undefined
@@ -286,6 +332,28 @@ function startServer(variant: string): Promise<number> | number {
       },
       websocket: { message: (ws, message) => ws.send(message) },
     }).port;
+  }
+  if (variant === "ws") {
+    const require = createRequire(import.meta.url);
+    const ws = require(
+      new URL("../tests/interop/node_modules/ws/", import.meta.url).pathname,
+    ) as WsModule;
+    const server = createServer((_request, response) => {
+      response.writeHead(400).end("WebSocket upgrade expected");
+    });
+    const wss = new ws.WebSocketServer({ server, perMessageDeflate: false });
+    wss.on("connection", (socket) => {
+      held.push(socket);
+      socket.on("message", (data, isBinary) => {
+        socket.send(data, { binary: isBinary });
+      });
+      socket.on("error", () => {});
+    });
+    return new Promise((resolve) => {
+      server.listen(port, hostname, () => {
+        resolve((server.address() as net.AddressInfo).port);
+      });
+    });
   }
   if (variant === "node-net") {
     return new Promise((resolve) => {
@@ -307,7 +375,7 @@ function startServer(variant: string): Promise<number> | number {
         });
         socket.on("error", () => {});
       });
-      server.listen(0, hostname, () => {
+      server.listen(port, hostname, () => {
         resolve((server.address() as net.AddressInfo).port);
       });
     });
@@ -322,12 +390,14 @@ function collectGarbage(): void {
     return;
   }
   const gc = (globalThis as { gc?: () => void }).gc;
-  if (gc === undefined) throw new Error("Run with --v8-flags=--expose-gc");
+  if (gc === undefined) {
+    throw new Error("Run with --expose-gc (Deno: --v8-flags=--expose-gc)");
+  }
   gc();
 }
 
-async function runServer(variant: string): Promise<void> {
-  const port = await startServer(variant);
+async function runServer(variant: string, listenPort: number): Promise<void> {
+  const port = await startServer(variant, listenPort);
   console.log(`port ${port}`);
   let input = "";
   process.stdin.on("data", (chunk) => {
@@ -432,23 +502,43 @@ async function measure(
   runtime: string,
   variant: string,
   count: number,
+  serverCpu?: string,
 ): Promise<Measurement> {
   const script = fileURLToPath(import.meta.url);
-  const [command, args] = runtime === "deno"
+  const onNode = getDeno() === undefined && getBun() === undefined;
+  const [command, args]: [string, string[]] = runtime === "deno"
     ? [
       getDeno()?.execPath() ?? "deno",
       ["run", "-A", "--v8-flags=--expose-gc", script],
     ]
-    : [getBun() !== undefined ? process.execPath : "bun", [script]];
-  const child = spawn(command, [
+    : runtime === "bun"
+    ? [getBun() !== undefined ? process.execPath : "bun", [script]]
+    : runtime === "node"
+    ? [onNode ? process.execPath : "node", ["--expose-gc", script]]
+    : (() => {
+      throw new Error(`Unknown runtime ${runtime}`);
+    })();
+  const serverArgs = [
     ...args,
     "--role",
     "server",
     "--variant",
     variant,
-  ], {
-    stdio: ["pipe", "pipe", "inherit"],
+    "--port",
+    arg("port", "0"),
+  ];
+  // `taskset` execs the runtime: the child's pid stays the server's.
+  const child = serverCpu === undefined
+    ? spawn(command, serverArgs, { stdio: ["pipe", "pipe", "inherit"] })
+    : spawn("taskset", ["-c", serverCpu, command, ...serverArgs], {
+      stdio: ["pipe", "pipe", "inherit"],
+    });
+  const exitedEarly = new Promise<never>((_, reject) => {
+    child.on("exit", (code, signal) => {
+      reject(new Error(`server exited early (${code ?? signal})`));
+    });
   });
+  exitedEarly.catch(() => {});
   const lines: string[] = [];
   const waiters: ((line: string) => void)[] = [];
   let buffered = "";
@@ -466,7 +556,10 @@ async function measure(
   const nextLine = (): Promise<string> => {
     const line = lines.shift();
     if (line !== undefined) return Promise.resolve(line);
-    return new Promise((resolve) => waiters.push(resolve));
+    return Promise.race([
+      new Promise<string>((resolve) => waiters.push(resolve)),
+      exitedEarly,
+    ]);
   };
   const settle = async (): Promise<Sample> => {
     await sleep(1000);
@@ -520,15 +613,49 @@ async function runDriver(): Promise<void> {
     ? [
       ...DENO_VARIANTS.map((variant): [string, string] => ["deno", variant]),
       ...BUN_VARIANTS.map((variant): [string, string] => ["bun", variant]),
+      ...NODE_VARIANTS.map((variant): [string, string] => ["node", variant]),
     ]
     : [[arg("runtime", "deno"), arg("variant", "wstream")]];
+  const json = process.argv.includes("--json");
+  const serverCpuIndex = process.argv.indexOf("--server-cpu");
+  const serverCpu = serverCpuIndex >= 0
+    ? process.argv[serverCpuIndex + 1]
+    : undefined;
+  if (json) {
+    for (const [runtime, variant] of runs) {
+      const { baseline, loaded } = await measure(
+        runtime,
+        variant,
+        count,
+        serverCpu,
+      );
+      const per = (key: keyof Sample): number =>
+        (loaded[key] - baseline[key]) / count;
+      console.log(JSON.stringify({
+        runtime,
+        variant,
+        count,
+        rssKiBPerConnection: per("rss"),
+        heapKiBPerConnection: per("heapUsed"),
+        externalKiBPerConnection: per("external"),
+        baseline,
+        loaded,
+      }));
+    }
+    return;
+  }
   console.log(
     "| runtime | variant | connections | baseline RSS (MiB) | loaded RSS (MiB) " +
       "| **RSS KiB/conn** | JS heap KiB/conn | external KiB/conn |",
   );
   console.log("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
   for (const [runtime, variant] of runs) {
-    const { baseline, loaded } = await measure(runtime, variant, count);
+    const { baseline, loaded } = await measure(
+      runtime,
+      variant,
+      count,
+      serverCpu,
+    );
     const per = (key: keyof Sample): string =>
       ((loaded[key] - baseline[key]) / count).toFixed(1);
     console.log(
@@ -542,7 +669,7 @@ async function runDriver(): Promise<void> {
 }
 
 if (arg("role", "driver") === "server") {
-  await runServer(arg("variant", "wstream"));
+  await runServer(arg("variant", "wstream"), Number(arg("port", "0")));
 } else {
   await runDriver();
 }

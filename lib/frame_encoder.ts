@@ -131,30 +131,69 @@ export class FrameEncoder {
    * ```
    */
   encodeInto(frame: Frame, target: Uint8Array, offset: number): number {
-    const { fin, rsv, opcode, payload } = frame;
+    const { payload } = frame;
     const length = payload.length;
+    const start = offset + this.headerLength(length);
+    if (start + length > target.length) throw tooShort(length, target, offset);
+    // Skip the copy when the payload already sits in place (offsets are
+    // compared first: reading `.buffer` is not free on every engine).
     if (
-      !Number.isInteger(opcode) || opcode < 0 || opcode > 0xf ||
-      !Number.isInteger(rsv) || rsv < 0 || rsv > 7
+      length > 0 &&
+      (payload.byteOffset !== target.byteOffset + start ||
+        payload.buffer !== target.buffer)
     ) {
-      throw new RangeError(
-        `Cannot encode a frame with opcode ${opcode} and RSV bits ${rsv}: opcode must be 0-15 and RSV 0-7`,
-      );
+      checkFrame(frame.fin, frame.rsv, frame.opcode, length);
+      target.set(payload, start);
     }
-    if ((opcode & 0x8) !== 0 && (length > 125 || !fin)) {
-      throw new RangeError(
-        `Cannot encode control frame (opcode ${opcode}) with ${length} bytes and FIN ${fin}: control frames carry at most 125 bytes and are never fragmented`,
-      );
-    }
+    return this.encodeHeaderInto(
+      frame.fin,
+      frame.rsv,
+      frame.opcode,
+      length,
+      target,
+      offset,
+    );
+  }
+
+  /**
+   * Encodes the header of a frame whose `length` payload bytes were already
+   * written where they belong, at `offset + headerLength(length)` in
+   * `target`, and masks them there for a client: a payload produced
+   * straight into the output buffer needs no view and no copy.
+   *
+   * @param fin Whether this is the last frame of its message.
+   * @param rsv The RSV bits, 0-7.
+   * @param opcode The opcode, 0-15.
+   * @param length The payload's length.
+   * @param target The buffer holding the payload.
+   * @param offset Where the frame (its header) starts.
+   * @returns The offset right after the frame.
+   * @throws {RangeError} Like {@linkcode FrameEncoder.encodeInto}.
+   *
+   * @example Write a text payload in place, then its header
+   * ```ts
+   * import { FrameEncoder } from "@wstream/wstream";
+   * import assert from "node:assert/strict";
+   *
+   * const encoder = new FrameEncoder({ role: "server" });
+   * const buffer = new Uint8Array(encoder.encodedLength(2));
+   * buffer.set([0x68, 0x69], encoder.headerLength(2));
+   * assert.equal(encoder.encodeHeaderInto(true, 0, 0x1, 2, buffer, 0), 4);
+   * assert.deepEqual([...buffer], [0x81, 2, 0x68, 0x69]);
+   * ```
+   */
+  encodeHeaderInto(
+    fin: boolean,
+    rsv: number,
+    opcode: number,
+    length: number,
+    target: Uint8Array,
+    offset: number,
+  ): number {
+    checkFrame(fin, rsv, opcode, length);
     const headerLength = this.headerLength(length);
     const end = offset + headerLength + length;
-    if (end > target.length) {
-      throw new RangeError(
-        `Cannot encode a ${length}-byte frame at offset ${offset} of a ${target.length}-byte buffer: it needs ${
-          headerLength + length
-        } bytes`,
-      );
-    }
+    if (end > target.length) throw tooShort(length, target, offset);
     target[offset] = (fin ? 0x80 : 0) | (rsv << 4) | opcode;
     const maskBit = this.#mask ? 0x80 : 0;
     if (length < 126) {
@@ -175,30 +214,64 @@ export class FrameEncoder {
       target[offset + 8] = (length >>> 8) & 0xff;
       target[offset + 9] = length & 0xff;
     }
-    const start = offset + headerLength;
-    if (
-      length > 0 &&
-      (payload.buffer !== target.buffer ||
-        payload.byteOffset !== target.byteOffset + start)
-    ) {
-      target.set(payload, start);
-    }
     if (this.#mask) {
-      const key = this.#nextKey();
-      target.set(key, start - 4);
-      if (length > 0) applyMask(target.subarray(start, end), key);
+      const start = offset + headerLength;
+      const keys = this.#keyPool();
+      const at = this.#keyOffset;
+      this.#keyOffset = at + 4;
+      const k0 = keys[at]!;
+      const k1 = keys[at + 1]!;
+      const k2 = keys[at + 2]!;
+      const k3 = keys[at + 3]!;
+      target[start - 4] = k0;
+      target[start - 3] = k1;
+      target[start - 2] = k2;
+      target[start - 1] = k3;
+      if (length > 0) {
+        applyMask(target.subarray(start, end), keys.subarray(at, at + 4));
+      }
     }
     return end;
   }
 
-  /** Returns 4 fresh random bytes. */
-  #nextKey(): Uint8Array {
+  /** The key pool, refilled when fewer than 4 fresh bytes are left. */
+  #keyPool(): Uint8Array {
     if (this.#keyOffset + 4 > this.#keys.length) {
       this.#keys = crypto.getRandomValues(new Uint8Array(KEY_POOL_SIZE));
       this.#keyOffset = 0;
     }
-    const key = this.#keys.subarray(this.#keyOffset, this.#keyOffset + 4);
-    this.#keyOffset += 4;
-    return key;
+    return this.#keys;
   }
+}
+
+/** Throws for frames that cannot be encoded. */
+function checkFrame(
+  fin: boolean,
+  rsv: number,
+  opcode: number,
+  length: number,
+): void {
+  if (
+    !Number.isInteger(opcode) || opcode < 0 || opcode > 0xf ||
+    !Number.isInteger(rsv) || rsv < 0 || rsv > 7
+  ) {
+    throw new RangeError(
+      `Cannot encode a frame with opcode ${opcode} and RSV bits ${rsv}: opcode must be 0-15 and RSV 0-7`,
+    );
+  }
+  if ((opcode & 0x8) !== 0 && (length > 125 || !fin)) {
+    throw new RangeError(
+      `Cannot encode control frame (opcode ${opcode}) with ${length} bytes and FIN ${fin}: control frames carry at most 125 bytes and are never fragmented`,
+    );
+  }
+}
+
+function tooShort(
+  length: number,
+  target: Uint8Array,
+  offset: number,
+): RangeError {
+  return new RangeError(
+    `Cannot encode a ${length}-byte frame at offset ${offset} of a ${target.length}-byte buffer: it is too short`,
+  );
 }

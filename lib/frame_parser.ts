@@ -36,6 +36,15 @@ export interface FrameParserOptions {
 
 const MAX_HEADER = 14;
 const FIRST_GROWTH = 4096;
+/**
+ * A payload buffer grows to at most this many times the bytes that have
+ * arrived (and never past the announced length): few reallocations for a
+ * large frame (a 1 MiB payload in 64 KiB reads is copied into buffers of
+ * 512 KiB then 1 MiB, not 4 KiB, 8 KiB, ...), while a peer that announces a
+ * large frame and sends little of it makes us hold at most 8 times what it
+ * sent.
+ */
+const GROWTH_FACTOR = 8;
 
 /**
  * Parses WebSocket frames from byte chunks of any size, synchronously.
@@ -330,11 +339,12 @@ export class FrameParser {
       const needed = this.#payloadFilled + take;
       let buffer = this.#payload;
       if (buffer === null || buffer.length < needed) {
-        // Grow with what has arrived, never with what was announced.
+        // Grow with what has arrived (bounded by a factor of it), never
+        // with what was announced.
         const grown = new Uint8Array(
           Math.min(
             this.#payloadLength,
-            Math.max(needed, FIRST_GROWTH, (buffer?.length ?? 0) * 2),
+            Math.max(FIRST_GROWTH, needed * GROWTH_FACTOR),
           ),
         );
         if (buffer !== null) grown.set(buffer.subarray(0, this.#payloadFilled));

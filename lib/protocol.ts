@@ -333,16 +333,7 @@ export class Protocol {
         out[start + i] = code;
       }
       if (i === length) {
-        encoder.encodeInto(
-          {
-            fin: true,
-            rsv: 0,
-            opcode: Opcode.Text,
-            payload: out.subarray(start, start + length),
-          },
-          out,
-          at,
-        );
+        encoder.encodeHeaderInto(true, 0, Opcode.Text, length, out, at);
         return;
       }
       this.#outLength = at; // Not ASCII: the general path.

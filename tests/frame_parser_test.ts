@@ -219,6 +219,35 @@ describe("FrameParser", () => {
     assert.ok(received.buffer.byteLength <= 4096, "buffer sized by arrival");
   });
 
+  test("FrameParser holds at most 8 times the payload bytes that arrived, and a 1 MiB frame in 64 KiB reads whole", () => {
+    const parser = new FrameParser({
+      role: "server",
+      maxPayload: Number.MAX_SAFE_INTEGER,
+    });
+    parser.push(hex("82 ff 00 00 00 01 00 00 00 00 00 00 00 00"));
+    assert.equal(parser.next(), null);
+    for (const arrived of [10_000, 100_000, 1_000_000]) {
+      const total = parser.partialFrame()!.received.length;
+      parser.push(new Uint8Array(arrived - total));
+      assert.equal(parser.next(), null);
+      const { received } = parser.partialFrame()!;
+      assert.equal(received.length, arrived);
+      assert.ok(
+        received.buffer.byteLength <= 8 * arrived,
+        `${received.buffer.byteLength} bytes held for ${arrived} received`,
+      );
+    }
+    const payload = new Uint8Array(1024 * 1024).map((_, i) => i * 7);
+    const wire = encodeClientFrame({ opcode: 2, payload });
+    const reads = new FrameParser({ role: "server" });
+    let frame = null;
+    for (let at = 0; at < wire.length; at += 65536) {
+      reads.push(wire.slice(at, at + 65536));
+      frame = reads.next() ?? frame;
+    }
+    assert.deepEqual(frame!.payload, payload);
+  });
+
   test("FrameParser accepts RSV bits that a negotiated extension allows", () => {
     const wire = encodeClientFrame({ opcode: 1, rsv: 4, payload: "x" });
     const [frame] = parseAll([wire], "server", { allowedRsv: 4 });

@@ -32,11 +32,11 @@ describe("applyMask", () => {
     assert.equal(new TextDecoder().decode(payload), "Hello");
   });
 
-  test("applyMask equals the byte-wise reference for lengths 0..80, byte offsets 0..7, phases 0..3", () => {
+  test("applyMask equals the byte-wise reference for lengths 0..300 (byte and word paths), byte offsets 0..7, phases 0..3", () => {
     const random = createRandom(0x6d61736b);
     const key = hex("a1 b2 c3 d4");
-    const size = 8 + 80 + 8;
-    for (let length = 0; length <= 80; length++) {
+    const size = 8 + 300 + 8;
+    for (let length = 0; length <= 300; length++) {
       for (let byteOffset = 0; byteOffset < 8; byteOffset++) {
         for (let phase = 0; phase < 4; phase++) {
           const buffer = random.bytes(size);
