@@ -172,6 +172,59 @@ export class FrameParser {
   }
 
   /**
+   * Where a transport that reads into a buffer of its choice (Deno's
+   * `conn.read()`) may put the next bytes of a large frame in progress, so
+   * that they land in the payload buffer with no copy: a view into that
+   * buffer, or `null` unless the parser is inside a payload, has used every
+   * byte pushed, has received at least `minimum` payload bytes already, and
+   * still misses at least `minimum`. Push the filled part of the view (a
+   * prefix of it) next: the parser recognizes it and only unmasks it. The
+   * buffer grows as the other way does, bounded by what has arrived.
+   *
+   * @param minimum The smallest read worth it, in bytes.
+   * @returns The view to read into, or `null`.
+   *
+   * @example Read the rest of a 100 KB frame straight into its payload
+   * ```ts
+   * import { FrameParser } from "@wstream/wstream";
+   * import assert from "node:assert/strict";
+   *
+   * const parser = new FrameParser({ role: "client" });
+   * parser.push(new Uint8Array([0x82, 0x7f, 0, 0, 0, 0, 0, 1, 0x86, 0xa0]));
+   * parser.push(new Uint8Array(50_000).fill(1));
+   * assert.equal(parser.next(), null);
+   * const target = parser.payloadTarget(16_384)!;
+   * assert.equal(target.length, 50_000);
+   * target.fill(2); // What a read into it would do.
+   * parser.push(target);
+   * const frame = parser.next()!;
+   * assert.equal(frame.payload.length, 100_000);
+   * assert.deepEqual([frame.payload[0], frame.payload[99_999]], [1, 2]);
+   * ```
+   */
+  payloadTarget(minimum: number): Uint8Array | null {
+    if (
+      !this.#inPayload || this.#offset < this.#chunk.length ||
+      this.#queue.length > 0
+    ) {
+      return null;
+    }
+    const filled = this.#payloadFilled;
+    const length = this.#payloadLength;
+    if (filled < minimum || length - filled < minimum) return null;
+    let buffer = this.#payload!;
+    if (buffer.length - filled < minimum) {
+      const grown = new Uint8Array(
+        Math.min(length, Math.max(filled * GROWTH_FACTOR, filled + minimum)),
+      );
+      grown.set(buffer.subarray(0, filled));
+      buffer = grown;
+      this.#payload = buffer;
+    }
+    return buffer.subarray(filled);
+  }
+
+  /**
    * `true` when every byte pushed so far belongs to a returned frame: no
    * header or payload bytes are waiting. A stream that ends while this is
    * `false` ended in the middle of a frame.
@@ -352,7 +405,14 @@ export class FrameParser {
         this.#payload = buffer;
       }
       const piece = buffer.subarray(this.#payloadFilled, needed);
-      piece.set(chunk.subarray(this.#offset, this.#offset + take));
+      // A chunk read straight into the payload (payloadTarget) is in place.
+      if (
+        chunk.byteOffset + this.#offset !==
+          buffer.byteOffset + this.#payloadFilled ||
+        chunk.buffer !== buffer.buffer
+      ) {
+        piece.set(chunk.subarray(this.#offset, this.#offset + take));
+      }
       if (this.#masked) applyMask(piece, this.#mask, this.#payloadFilled & 3);
       this.#offset += take;
       this.#payloadFilled = needed;

@@ -424,6 +424,20 @@ export class Protocol {
   }
 
   /**
+   * Where a transport that reads into a buffer of its choice may put the
+   * next received bytes with no copy (see `FrameParser.payloadTarget`):
+   * a view into the payload of a large frame in progress, or `null`. Pass
+   * the filled prefix of it to {@linkcode Protocol.receiveData} next.
+   *
+   * @param minimum The smallest read worth it, in bytes.
+   * @returns The view to read into, or `null`.
+   */
+  receiveTarget(minimum: number): Uint8Array | null {
+    if (this.#state === "CLOSED" || this.#deferred !== null) return null;
+    return this.#parser.payloadTarget(minimum);
+  }
+
+  /**
    * Returns and clears the bytes to write to the transport, as one buffer.
    *
    * @returns The bytes, or `null` when there is nothing to write.

@@ -175,6 +175,11 @@ export interface WebSocketConnectionOptions {
 }
 
 const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
+/**
+ * The smallest read that goes straight into a large frame's payload buffer
+ * (transports that read into buffers of their choice: Deno's).
+ */
+const DIRECT_READ_MINIMUM = 64 * 1024;
 
 /**
  * Runs `task` after the current event-loop turn: `setImmediate` where the
@@ -192,6 +197,7 @@ const scheduleMacrotask: (task: () => void) => void =
 let connectionHandlers: {
   data(connection: WebSocketConnection, chunk: Uint8Array): void;
   end(connection: WebSocketConnection, error: Error | undefined): void;
+  readTarget(connection: WebSocketConnection): Uint8Array | null;
   pull(connection: WebSocketConnection): void;
   write(
     connection: WebSocketConnection,
@@ -671,6 +677,10 @@ export class WebSocketConnection implements WebSocketStreamLike {
     connectionHandlers = {
       data: (connection, chunk) => connection.#onData(chunk),
       end: (connection, error) => connection.#onEnd(error),
+      readTarget: (connection) =>
+        connection.#receiving
+          ? connection.#protocol.receiveTarget(DIRECT_READ_MINIMUM)
+          : null,
       pull: (connection) => connection.#updateReading(),
       write: (connection, message) => connection.#write(message),
       accepted: (connection) => {
@@ -738,6 +748,10 @@ class ConnectionPort implements ByteReceiver, MessageStreamHooks {
 
   end(error?: Error): void {
     connectionHandlers.end(this.#connection, error);
+  }
+
+  readTarget(): Uint8Array | null {
+    return connectionHandlers.readTarget(this.#connection);
   }
 
   pull(): void {

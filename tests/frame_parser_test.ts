@@ -248,6 +248,53 @@ describe("FrameParser", () => {
     assert.deepEqual(frame!.payload, payload);
   });
 
+  test("FrameParser.payloadTarget lets reads land in the payload of a masked frame, in pieces, with the same result", () => {
+    const payload = new Uint8Array(300_000).map((_, i) => (i * 31) >> 3);
+    const wire = encodeClientFrame({ opcode: 2, payload });
+    const parser = new FrameParser({ role: "server" });
+    assert.equal(parser.payloadTarget(1), null, "not inside a payload");
+    let at = 70_000;
+    parser.push(wire.slice(0, at));
+    assert.equal(parser.next(), null);
+    assert.equal(parser.payloadTarget(100_000), null, "too little received");
+    let reads = 0;
+    while (at < wire.length) {
+      const target = parser.payloadTarget(16_384);
+      if (target === null) {
+        parser.push(wire.slice(at));
+        at = wire.length;
+      } else {
+        // A short read: fill part of the target, as a socket read would.
+        const n = Math.min(target.length, 40_000, wire.length - at);
+        target.set(wire.subarray(at, at + n));
+        parser.push(target.subarray(0, n));
+        at += n;
+        reads++;
+      }
+      const frame = parser.next();
+      if (frame !== null) {
+        assert.equal(at, wire.length);
+        assert.deepEqual(frame.payload, payload);
+      }
+    }
+    assert.ok(reads >= 5, `${reads} reads went into the payload`);
+  });
+
+  test("FrameParser.payloadTarget is null while pushed bytes wait, and a copied chunk still works", () => {
+    const payload = new Uint8Array(200_000).fill(7);
+    const wire = encodeClientFrame({ opcode: 2, payload });
+    const parser = new FrameParser({ role: "server" });
+    parser.push(wire.slice(0, 100_000));
+    parser.push(wire.slice(100_000, 120_000));
+    assert.equal(parser.payloadTarget(16_384), null, "a chunk is queued");
+    assert.equal(parser.next(), null);
+    const target = parser.payloadTarget(16_384);
+    assert.ok(target !== null);
+    // Ignore the target: push an ordinary chunk instead.
+    parser.push(wire.slice(120_000));
+    assert.deepEqual(parser.next()!.payload, payload);
+  });
+
   test("FrameParser accepts RSV bits that a negotiated extension allows", () => {
     const wire = encodeClientFrame({ opcode: 1, rsv: 4, payload: "x" });
     const [frame] = parseAll([wire], "server", { allowedRsv: 4 });

@@ -66,6 +66,12 @@ export interface ByteReceiver {
   /** Received bytes: a fresh chunk the receiver owns and may modify. */
   data(chunk: Uint8Array): void;
   /**
+   * Optionally, a buffer to read the next bytes into (a transport that
+   * reads into buffers of its choice asks before each read); the chunk then
+   * handed to `data` is a prefix view of it.
+   */
+  readTarget?(): Uint8Array | null;
+  /**
    * The end of the received bytes: the peer's FIN (`error` undefined), a
    * socket error, or the socket closed by us. Nothing follows.
    */
@@ -251,6 +257,13 @@ export abstract class SocketChannel implements TcpConnection, ByteChannel {
   /** Whether writes may still go out: open and not half closed. */
   protected get writing(): boolean {
     return !this.#closed && !this.#halfClosed;
+  }
+
+  /** A buffer the current receiver wants the next read to go into. */
+  protected readTarget(): Uint8Array | null {
+    const receiver = this.#receiver;
+    if (receiver === null || this.#held !== null) return null;
+    return receiver.readTarget?.() ?? null;
   }
 
   /** Whether the socket is closed. */

@@ -167,7 +167,9 @@ class DenoSocket extends SocketChannel {
     const max = this.#max;
     try {
       while (this.wantsData) {
-        const buffer = new Uint8Array(this.#size);
+        // A large frame in progress is read straight into its payload.
+        const target = this.readTarget();
+        const buffer = target ?? new Uint8Array(this.#size);
         let n: number | null;
         try {
           n = await this.#conn.read(buffer);
@@ -180,6 +182,10 @@ class DenoSocket extends SocketChannel {
         if (n === null) {
           this.onEnd();
           return;
+        }
+        if (target !== null) {
+          this.onData(n === buffer.length ? buffer : buffer.subarray(0, n));
+          continue;
         }
         if (n === buffer.length) {
           this.#size = this.#size === min
