@@ -11,7 +11,7 @@
  */
 
 import { createMessageStreams } from "./_message_streams.ts";
-import { everyInterval } from "./_shared_interval.ts";
+import { everyInterval, stopInterval } from "./_shared_interval.ts";
 import { KeepaliveMonitor } from "./keepalive.ts";
 import { CloseCode, encodeCloseBody } from "./close_code.ts";
 import { WebSocketError } from "./errors.ts";
@@ -528,7 +528,17 @@ export class NativeSocket {
     if (keepalive.tickInterval === 0) return;
     this.#keepalive = keepalive;
     const ping = this.#endpoint!.ping;
-    this.#stopKeepalive = everyInterval(keepalive.tickInterval, () => {
+    const ticker = { tick: (): void => this.#keepaliveTick(keepalive, ping) };
+    const period = keepalive.tickInterval;
+    this.#stopKeepalive = () => stopInterval(period, ticker);
+    everyInterval(period, ticker);
+  }
+
+  #keepaliveTick(
+    keepalive: KeepaliveMonitor,
+    ping: (() => void) | null,
+  ): void {
+    {
       if (this.#closeRequest !== null || this.#failure !== null) {
         this.#stopKeepalive();
         return;
@@ -572,7 +582,7 @@ export class NativeSocket {
           this.#abandon();
           return;
       }
-    });
+    }
   }
 }
 

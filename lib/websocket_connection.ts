@@ -10,7 +10,8 @@ import { WebSocketError } from "./errors.ts";
 import type { MessageExtension } from "./extension.ts";
 import { createMessageStreams } from "./_message_streams.ts";
 import type { MessageStreamHooks } from "./_message_streams.ts";
-import { everyInterval } from "./_shared_interval.ts";
+import { everyInterval, stopInterval } from "./_shared_interval.ts";
+import type { Ticker } from "./_shared_interval.ts";
 import { KeepaliveMonitor } from "./keepalive.ts";
 import type { Role } from "./frame.ts";
 import { Protocol } from "./protocol.ts";
@@ -205,6 +206,7 @@ let connectionHandlers: {
   ): Promise<void> | void;
   accepted(connection: WebSocketConnection): void;
   cancelled(connection: WebSocketConnection): void;
+  tick(connection: WebSocketConnection): void;
 };
 
 /**
@@ -274,7 +276,8 @@ export class WebSocketConnection implements WebSocketStreamLike {
   #writesProcessed = 0;
   #settled = false;
   readonly #keepalive: KeepaliveMonitor;
-  #stopKeepalive: () => void = doNothing;
+  /** The keepalive period this connection ticks at; 0: not ticking. */
+  #keepalivePeriod = 0;
   #peerDead = false;
 
   /**
@@ -689,6 +692,7 @@ export class WebSocketConnection implements WebSocketStreamLike {
       cancelled: (connection) => {
         connection.#messagesDone = true;
       },
+      tick: (connection) => connection.#keepaliveTick(),
     };
   }
 
@@ -697,7 +701,20 @@ export class WebSocketConnection implements WebSocketStreamLike {
     const keepalive = this.#keepalive;
     if (keepalive.tickInterval === 0) return;
     keepalive.received(Date.now());
-    this.#stopKeepalive = everyInterval(keepalive.tickInterval, () => {
+    this.#keepalivePeriod = keepalive.tickInterval;
+    everyInterval(keepalive.tickInterval, this.#port);
+  }
+
+  #stopKeepalive(): void {
+    if (this.#keepalivePeriod === 0) return;
+    stopInterval(this.#keepalivePeriod, this.#port);
+    this.#keepalivePeriod = 0;
+  }
+
+  /** Every keepalive period: ping, or close an idle or dead connection. */
+  #keepaliveTick(): void {
+    const keepalive = this.#keepalive;
+    {
       const protocol = this.#protocol;
       if (protocol.state !== "OPEN" || this.#closeRequest !== null) {
         this.#stopKeepalive();
@@ -724,18 +741,16 @@ export class WebSocketConnection implements WebSocketStreamLike {
           this.#abandonTransport();
           return;
       }
-    });
+    }
   }
 }
-
-function doNothing(): void {}
 
 /**
  * One object per connection that the transport (as its receiver) and the
  * application's streams (as their hooks) call into: prototype methods
  * instead of seven closures, which an idle connection would keep.
  */
-class ConnectionPort implements ByteReceiver, MessageStreamHooks {
+class ConnectionPort implements ByteReceiver, MessageStreamHooks, Ticker {
   readonly #connection: WebSocketConnection;
 
   constructor(connection: WebSocketConnection) {
@@ -774,6 +789,10 @@ class ConnectionPort implements ByteReceiver, MessageStreamHooks {
 
   cancelled(): void {
     connectionHandlers.cancelled(this.#connection);
+  }
+
+  tick(): void {
+    connectionHandlers.tick(this.#connection);
   }
 }
 

@@ -1,5 +1,5 @@
 /**
- * Deno's native WebSocket echo server, the reference for `bench/echo_load.ts`:
+ * Deno's native WebSocket echo server, a reference of `bench/echo_suite.ts`:
  * `PORT=9311 deno run -A bench/servers/deno_native.ts`.
  *
  * @module
