@@ -227,8 +227,21 @@ export class FrameEncoder {
       target[start - 3] = k1;
       target[start - 2] = k2;
       target[start - 1] = k3;
-      if (length > 0) {
+      if (length >= 256) {
         applyMask(target.subarray(start, end), keys.subarray(at, at + 4));
+      } else {
+        // Short payloads: by index, with no views (a view costs more than
+        // the loop on some engines).
+        let i = start;
+        for (; i + 3 < end; i += 4) {
+          target[i] = target[i]! ^ k0;
+          target[i + 1] = target[i + 1]! ^ k1;
+          target[i + 2] = target[i + 2]! ^ k2;
+          target[i + 3] = target[i + 3]! ^ k3;
+        }
+        if (i < end) target[i] = target[i]! ^ k0;
+        if (i + 1 < end) target[i + 1] = target[i + 1]! ^ k1;
+        if (i + 2 < end) target[i + 2] = target[i + 2]! ^ k2;
       }
     }
     return end;
