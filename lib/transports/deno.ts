@@ -108,6 +108,8 @@ class DenoSocket extends SocketChannel {
   readonly #min: number;
   readonly #max: number;
   #looping = false;
+  /** A read buffer whose bytes were copied out: the next read reuses it. */
+  #spare: Uint8Array | null = null;
   // The buffer size of the next read, and the size to jump back to when a
   // small read fills up again (the size in use before the last fallback).
   #size: number;
@@ -169,7 +171,12 @@ class DenoSocket extends SocketChannel {
       while (this.wantsData) {
         // A large frame in progress is read straight into its payload.
         const target = this.readTarget();
-        const buffer = target ?? new Uint8Array(this.#size);
+        const spare = this.#spare;
+        this.#spare = null;
+        const buffer = target ??
+          (spare !== null && spare.length === this.#size
+            ? spare
+            : new Uint8Array(this.#size));
         let n: number | null;
         try {
           n = await this.#conn.read(buffer);
@@ -200,10 +207,14 @@ class DenoSocket extends SocketChannel {
           ? buffer.length
           : Math.min(Math.max(min * 4, this.#resume >> 1), max);
         this.#size = min;
-        // Hand out a fresh chunk; copy when most of the buffer would be wasted.
-        this.onData(
-          n * 2 >= buffer.length ? buffer.subarray(0, n) : buffer.slice(0, n),
-        );
+        // Hand out a fresh chunk; copy when most of the buffer would be
+        // wasted, and then read into the same buffer next time.
+        if (n * 2 >= buffer.length) {
+          this.onData(buffer.subarray(0, n));
+        } else {
+          this.#spare = buffer;
+          this.onData(buffer.slice(0, n));
+        }
       }
     } finally {
       this.#looping = false;
