@@ -47,7 +47,8 @@
  * each server, wait up to S seconds, default 30, for the two benchmark
  * cores to be idle; 0: don't), `--servers a,b`,
  * `--scenarios a,b`, `--out path` (Markdown; the raw JSON goes next to it
- * with the extension `.json`; default `bench/results/<YYYY-MM-DD>-echo.md`).
+ * with the extension `.json`; default `bench/results/<YYYY-MM-DD>-echo.md`,
+ * `...-echo-quick.md` with `--quick`).
  * `bun` and `node` (23.6+) are taken from `PATH`.
  *
  * @module
@@ -177,7 +178,8 @@ function parseOptions(args: string[]): Options {
     quietWait: 30,
     servers: SERVERS,
     scenarios: [...SCENARIOS],
-    out: `${ROOT}bench/results/${localDate()}-echo.md`,
+    // A quick run never overwrites the day's full results.
+    out: `${ROOT}bench/results/${localDate()}-echo${quick ? "-quick" : ""}.md`,
   };
   const number = (name: string, value: string | undefined): number => {
     const n = Number(value);
