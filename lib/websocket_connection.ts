@@ -258,7 +258,6 @@ export class WebSocketConnection implements WebSocketStreamLike {
   #eof = false;
   /** Reading waits while the application reads what preceded a close. */
   #waitingForApp = false;
-  #closingTransport = false;
   #messages: ReadableStreamDefaultController<WebSocketMessage> | null = null;
   #messagesDone = false;
   #sink: WritableStreamDefaultController | null = null;
@@ -267,6 +266,7 @@ export class WebSocketConnection implements WebSocketStreamLike {
   #inflight = 0;
   #drained: (() => void) | null = null;
   #transportFailed = false;
+  /** The transport is being closed: nothing more is written or read. */
   #transportClosing = false;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
   #closeRequest:
@@ -385,7 +385,7 @@ export class WebSocketConnection implements WebSocketStreamLike {
    * the transport once the connection is closed.
    */
   #updateReading(): void {
-    if (this.#closingTransport || this.#channel === null) return;
+    if (this.#transportClosing || this.#channel === null) return;
     const protocol = this.#protocol;
     let wanted: boolean;
     if (protocol.state === "CLOSED") {
@@ -635,9 +635,8 @@ export class WebSocketConnection implements WebSocketStreamLike {
   }
 
   async #closeTransport(): Promise<void> {
-    if (this.#closingTransport) return;
-    this.#closingTransport = true;
-    this.#flush();
+    if (this.#transportClosing) return;
+    this.#flush(); // The last bytes, before the flag stops further writes.
     this.#transportClosing = true;
     this.#endMessages();
     this.#drained?.();
