@@ -2,21 +2,30 @@
  * wstream: WebSocket (RFC 6455) for Deno, Bun and Node, built on Web
  * Streams and Web Crypto, with zero dependencies.
  *
- * - The protocol core is sans-I/O and synchronous: {@linkcode FrameParser},
- *   {@linkcode FrameEncoder}, {@linkcode Protocol}, and the handshake
- *   functions {@linkcode acceptKey}, {@linkcode answerUpgrade},
- *   {@linkcode createClientHandshake}, {@linkcode verifyServerHandshake}.
- * - Every socket has the WHATWG `WebSocketStream` shape
- *   ({@linkcode WebSocketStreamLike}); {@linkcode WebSocketConnection} runs
- *   one over any pair of byte streams.
+ * This entry holds what an application uses:
+ *
  * - {@linkcode upgrade} turns a `Request` into a socket in wstream's own
  *   {@linkcode serve} (Deno, Bun, Node; TCP or TLS), in `Deno.serve`, in
  *   `Bun.serve` (with {@linkcode bunServeOptions}) and in `node:http` (with
  *   {@linkcode attachToNodeServer}): one handler for all four.
  * - {@linkcode connect} and {@linkcode WebSocketStream} are the client, over
  *   `ws://` and `wss://`.
- * - {@linkcode FrameDecoderStream} and {@linkcode FrameEncoderStream} are
+ * - Every socket has the WHATWG `WebSocketStream` shape
+ *   ({@linkcode WebSocketStreamLike}); {@linkcode WebSocketConnection} runs
+ *   one over any pair of byte streams.
+ * - Errors ({@linkcode WebSocketError}, {@linkcode HandshakeError}) and
+ *   close codes ({@linkcode CloseCode}).
+ *
+ * The other entries, by role:
+ *
+ * - `@wstream/wstream/core`: the sans-I/O protocol core (frame parser and
+ *   encoder, the `Protocol` state machine, the handshake functions, masking,
+ *   UTF-8 validation), no I/O and no timers.
+ * - `@wstream/wstream/codec`: `FrameDecoderStream` and `FrameEncoderStream`,
  *   `TransformStream`s for composing your own pipelines.
+ * - `@wstream/wstream/transports`: the TCP/TLS byte transports behind
+ *   `serve()` and `connect()` (Deno, Bun, Node).
+ * - `@wstream/wstream/http`: the HTTP/1.1 head readers behind them.
  *
  * @example An echo server
  * ```ts ignore
@@ -35,28 +44,14 @@
  *
  * @module
  */
-export * from "./lib/client.ts";
-export * from "./lib/close_code.ts";
-export * from "./lib/errors.ts";
-export * from "./lib/extension.ts";
-export * from "./lib/frame.ts";
-export * from "./lib/frame_encoder.ts";
-export * from "./lib/frame_parser.ts";
-export * from "./lib/frame_streams.ts";
-export * from "./lib/handshake.ts";
-export * from "./lib/http_head.ts";
-export * from "./lib/keepalive.ts";
-export * from "./lib/http_response_head.ts";
-export * from "./lib/mask.ts";
-export * from "./lib/native_bun.ts";
-export * from "./lib/node_http.ts";
-export * from "./lib/protocol.ts";
-export * from "./lib/serve.ts";
-export * from "./lib/transports/bun.ts";
-export * from "./lib/transports/deno.ts";
-export * from "./lib/transports/node.ts";
-export * from "./lib/transports/tcp.ts";
-export * from "./lib/upgrade.ts";
-export * from "./lib/utf8.ts";
-export * from "./lib/websocket_connection.ts";
-export * from "./lib/websocket_stream.ts";
+export * from "./lib/server/upgrade.ts";
+export * from "./lib/server/serve.ts";
+export * from "./lib/server/node_http.ts";
+export * from "./lib/native/bun_serve.ts";
+export * from "./lib/client/connect.ts";
+export * from "./lib/client/websocket_stream.ts";
+export * from "./lib/connection/websocket_connection.ts";
+export * from "./lib/connection/websocket_stream_like.ts";
+export * from "./lib/core/errors.ts";
+export * from "./lib/core/close_code.ts";
+export type { UpgradeOptions } from "./lib/core/handshake.ts";

@@ -83,11 +83,11 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { loadavg } from "node:os";
 import process from "node:process";
-import { applyMask } from "../lib/mask.ts";
-import { FrameEncoder } from "../lib/frame_encoder.ts";
-import { FrameParser } from "../lib/frame_parser.ts";
-import { Protocol } from "../lib/protocol.ts";
-import { Utf8Validator } from "../lib/utf8.ts";
+import { applyMask } from "../lib/core/mask.ts";
+import { FrameEncoder } from "../lib/core/frame_encoder.ts";
+import { FrameParser } from "../lib/core/frame_parser.ts";
+import { Protocol } from "../lib/core/protocol.ts";
+import { Utf8Validator } from "../lib/core/utf8.ts";
 
 declare const Bun: { version: string } | undefined;
 
@@ -868,7 +868,7 @@ function wsName(): string {
     : `ws ${ws.version} (masking: ${ws.maskKind}, UTF-8: ${ws.utf8Kind})`;
 }
 
-/** The lib/ sources measured (lib/ changes often): a short SHA-256 each. */
+/** The lib/core/ sources measured (they change often): a short SHA-256 each. */
 function libFingerprint(): string {
   return [
     "frame_parser",
@@ -878,7 +878,7 @@ function libFingerprint(): string {
     "utf8",
     "_byte_accumulator",
   ].map((file) => {
-    const url = new URL(`../lib/${file}.ts`, import.meta.url);
+    const url = new URL(`../lib/core/${file}.ts`, import.meta.url);
     const hash = createHash("sha256").update(readFileSync(url)).digest("hex");
     return `${file} ${hash.slice(0, 8)}`;
   }).join(", ");

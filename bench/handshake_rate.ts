@@ -39,9 +39,9 @@ import process from "node:process";
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { attachToNodeServer } from "../lib/node_http.ts";
-import { serve } from "../lib/serve.ts";
-import { upgrade } from "../lib/upgrade.ts";
+import { attachToNodeServer } from "../lib/server/node_http.ts";
+import { serve } from "../lib/server/serve.ts";
+import { upgrade } from "../lib/server/upgrade.ts";
 
 const RUNTIMES = ["deno", "bun", "node"] as const;
 const VARIANTS = ["serve", "node-http"] as const;

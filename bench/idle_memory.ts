@@ -66,15 +66,15 @@ import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
-import { answerUpgrade } from "../lib/handshake.ts";
-import { HttpHeadReader } from "../lib/http_head.ts";
-import { serve } from "../lib/serve.ts";
-import { upgrade } from "../lib/upgrade.ts";
+import { answerUpgrade } from "../lib/core/handshake.ts";
+import { HttpHeadReader } from "../lib/http/request_head.ts";
+import { serve } from "../lib/server/serve.ts";
+import { upgrade } from "../lib/server/upgrade.ts";
 import { getBun, getDeno } from "../lib/transports/_runtime_types.ts";
 import { listenBun } from "../lib/transports/bun.ts";
 import { listenDeno } from "../lib/transports/deno.ts";
-import type { TcpConnection } from "../lib/transports/deno.ts";
-import { WebSocketConnection } from "../lib/websocket_connection.ts";
+import type { TcpConnection } from "../lib/transports/tcp_connection.ts";
+import { WebSocketConnection } from "../lib/connection/websocket_connection.ts";
 
 const DENO_VARIANTS = [
   "wstream",

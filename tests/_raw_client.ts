@@ -6,14 +6,14 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { FrameParser } from "../lib/frame_parser.ts";
-import type { Frame } from "../lib/frame.ts";
+import { FrameParser } from "../lib/core/frame_parser.ts";
+import type { Frame } from "../lib/core/frame.ts";
 import { connectTcp } from "../lib/transports/tcp.ts";
 import type {
   TcpConnection,
   TlsConnectOptions,
-} from "../lib/transports/tcp.ts";
-import type { WebSocketCloseInfo } from "../lib/websocket_connection.ts";
+} from "../lib/transports/tcp_connection.ts";
+import type { WebSocketCloseInfo } from "../lib/connection/websocket_stream_like.ts";
 import {
   encodeClientFrame,
   fromLatin1,

@@ -10,9 +10,9 @@
  * @module
  */
 import type { AddressInfo, Server as NetServer } from "node:net";
-import type { Frame } from "../lib/frame.ts";
-import type { UpgradeResult } from "../lib/upgrade.ts";
-import type { WebSocketStreamLike } from "../lib/websocket_connection.ts";
+import type { Frame } from "../lib/core/frame.ts";
+import type { UpgradeResult } from "../lib/server/upgrade.ts";
+import type { WebSocketStreamLike } from "../lib/connection/websocket_stream_like.ts";
 
 /**
  * Rejects with "Timed out: `what`" if `promise` does not settle in `ms`.

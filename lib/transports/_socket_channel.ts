@@ -27,7 +27,7 @@ import {
   LINGER_TIME,
   socketClosedError,
 } from "./_stream_socket.ts";
-import type { NetAddr, TcpConnection } from "./tcp.ts";
+import type { NetAddr, TcpConnection } from "./tcp_connection.ts";
 
 /** The default of the transports' `highWaterMark` read option. */
 export const DEFAULT_HIGH_WATER_MARK = 64 * 1024;

@@ -1,14 +1,11 @@
 /**
- * Private pieces shared by the TCP transports and by `serve()`/`upgrade()`:
- * the lingering-close limits, the listener and option checks the transports
- * share, and the registry through which `serve()` hands a request's socket
- * to `upgrade()`.
+ * Private pieces shared by the TCP transports: the lingering-close limits
+ * and the listener and option checks.
  *
  * @module
  */
 
-import type { WebSocketStreamLike } from "../websocket_connection.ts";
-import type { NetAddr, TcpConnection, TcpListener } from "./tcp.ts";
+import type { NetAddr, TcpListener } from "./tcp_connection.ts";
 
 /** The longest a lingering close waits for the peer to close, in ms. */
 export const LINGER_TIME = 2000;
@@ -83,53 +80,3 @@ export function boundListener(
 export function socketClosedError(): Error {
   return new Error("The TCP socket is closed");
 }
-
-/**
- * The connection settings a server (`serve()` or `attachToNodeServer()`)
- * gives every WebSocket it upgrades. `upgrade()` uses them for each option
- * its own `options` leave `undefined`. All in the units and with the
- * meaning of `WebSocketConnectionOptions`; an absent field means the
- * connection's own default.
- */
-export interface ServerConnectionDefaults {
-  /** The largest message accepted, in bytes. */
-  readonly maxMessageSize?: number;
-  /** Close with 1001 after this many ms without receiving anything; 0: never. */
-  readonly idleTimeout?: number;
-  /** Send a keepalive ping every this many ms; 0: never. */
-  readonly pingInterval?: number;
-  /** How long after a ping the peer must have sent something, in ms. */
-  readonly pongTimeout?: number;
-  /** How long to wait for the peer's close frame after ours, in ms. */
-  readonly closeTimeout?: number;
-}
-
-/**
- * The socket behind a `Request` that wstream's `serve()` (or
- * `attachToNodeServer()`) handed to a handler, waiting for `upgrade()` to
- * claim it. Private to the servers and `upgrade.ts`.
- *
- * The protocol between them: `upgrade()` validates the request, builds the
- * WebSocket with `defaults` (overridden by its own options) over
- * `transport`, and sets `response` and `socket`. Once the handler returned,
- * the server sets `settled`; if it returned `response`, it writes the 101
- * head and resolves `transport`, else it rejects `transport`. The server
- * keeps `socket` to close it with 1001 on shutdown.
- */
-export interface PendingUpgrade {
-  /** Bytes received after the request head (the first frames, if any). */
-  readonly head: Uint8Array;
-  /** Resolved by the server once the 101 head is written; rejected if not. */
-  readonly transport: Promise<TcpConnection>;
-  /** The server's connection settings, below `upgrade()`'s own options. */
-  readonly defaults: ServerConnectionDefaults;
-  /** The 101 response `upgrade()` produced, `null` until it is called. */
-  response: Response | null;
-  /** The WebSocket `upgrade()` created, `null` until it is called. */
-  socket: WebSocketStreamLike | null;
-  /** Set by the server once the handler returned: too late to upgrade. */
-  settled: boolean;
-}
-
-/** Requests of wstream's `serve()` whose socket may still be upgraded. */
-export const pendingUpgrades: WeakMap<Request, PendingUpgrade> = new WeakMap();

@@ -39,15 +39,7 @@ import type {
   TcpConnectOptions,
   TcpListener,
   TcpListenOptions,
-} from "./tcp.ts";
-
-export type {
-  NetAddr,
-  TcpConnection,
-  TcpConnectOptions,
-  TcpListener,
-  TcpListenOptions,
-} from "./tcp.ts";
+} from "./tcp_connection.ts";
 
 /** Receive-side buffering of the Bun transport. */
 export interface BunReadOptions {
@@ -211,7 +203,7 @@ function socketHandler(
  *
  * @example Accept connections on an ephemeral port
  * ```ts ignore
- * import { listenBun } from "@wstream/wstream";
+ * import { listenBun } from "@wstream/wstream/transports";
  *
  * const listener = listenBun({ port: 0 }, (connection) => connection.close());
  * console.log(`listening on ${listener.addr.port}`);
@@ -263,7 +255,7 @@ export function listenBun(
  *
  * @example Connect to a local listener and send bytes
  * ```ts ignore
- * import { connectBun, listenBun } from "@wstream/wstream";
+ * import { connectBun, listenBun } from "@wstream/wstream/transports";
  * import assert from "node:assert/strict";
  *
  * const received = Promise.withResolvers<Uint8Array>();

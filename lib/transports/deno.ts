@@ -32,16 +32,9 @@ import type {
   TcpConnectOptions,
   TcpListener,
   TcpListenOptions,
-} from "./tcp.ts";
+} from "./tcp_connection.ts";
 
 export type { DenoConn, DenoNetAddr } from "./_runtime_types.ts";
-export type {
-  NetAddr,
-  TcpConnection,
-  TcpConnectOptions,
-  TcpListener,
-  TcpListenOptions,
-} from "./tcp.ts";
 
 /** Read buffer sizing of {@linkcode denoConnection}. */
 export interface DenoReadOptions {
@@ -75,7 +68,7 @@ const DEFAULT_MAX_READ = 64 * 1024;
  *
  * @example Wrap a connection accepted by Deno.listen
  * ```ts
- * import { denoConnection } from "@wstream/wstream";
+ * import { denoConnection } from "@wstream/wstream/transports";
  * import assert from "node:assert/strict";
  *
  * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -241,7 +234,7 @@ class DenoSocket extends SocketChannel {
  *
  * @example Accept connections on an ephemeral port
  * ```ts
- * import { listenDeno } from "@wstream/wstream";
+ * import { listenDeno } from "@wstream/wstream/transports";
  *
  * const listener = listenDeno({ port: 0 }, (connection) => connection.close());
  * console.log(`listening on ${listener.addr.port}`);
@@ -306,7 +299,7 @@ export function listenDeno(
  *
  * @example Connect to a local listener and send bytes
  * ```ts
- * import { connectDeno, listenDeno } from "@wstream/wstream";
+ * import { connectDeno, listenDeno } from "@wstream/wstream/transports";
  * import assert from "node:assert/strict";
  *
  * const received = Promise.withResolvers<Uint8Array>();

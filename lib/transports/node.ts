@@ -33,16 +33,9 @@ import type {
   TcpConnectOptions,
   TcpListener,
   TcpListenOptions,
-} from "./tcp.ts";
+} from "./tcp_connection.ts";
 
 export type { NodeSocketLike } from "./_runtime_types.ts";
-export type {
-  NetAddr,
-  TcpConnection,
-  TcpConnectOptions,
-  TcpListener,
-  TcpListenOptions,
-} from "./tcp.ts";
 
 /** Receive-side buffering of the Node transport. */
 export interface NodeReadOptions {
@@ -185,7 +178,7 @@ class NodeSocketState extends SocketChannel {
  *
  * @example Wrap a socket accepted by node:net
  * ```ts
- * import { connectNode, nodeConnection } from "@wstream/wstream";
+ * import { connectNode, nodeConnection } from "@wstream/wstream/transports";
  * import * as net from "node:net";
  * import assert from "node:assert/strict";
  *
@@ -236,7 +229,7 @@ export function nodeConnection(
  *
  * @example Accept connections on an ephemeral port
  * ```ts
- * import { listenNode } from "@wstream/wstream";
+ * import { listenNode } from "@wstream/wstream/transports";
  *
  * const listener = listenNode({ port: 0 }, (connection) => connection.close());
  * const addr = await listener.listening;
@@ -326,7 +319,7 @@ export function listenNode(
  *
  * @example Connect to a local listener and send bytes
  * ```ts
- * import { connectNode, listenNode } from "@wstream/wstream";
+ * import { connectNode, listenNode } from "@wstream/wstream/transports";
  * import assert from "node:assert/strict";
  *
  * const received = Promise.withResolvers<Uint8Array>();

@@ -12,13 +12,13 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { connect } from "../../lib/client.ts";
-import type { ConnectOptions } from "../../lib/client.ts";
+import { connect } from "../../lib/client/connect.ts";
+import type { ConnectOptions } from "../../lib/client/connect.ts";
 import type {
   WebSocketMessage,
   WebSocketStreamLike,
-} from "../../lib/websocket_connection.ts";
-import { WebSocketStream } from "../../lib/websocket_stream.ts";
+} from "../../lib/connection/websocket_stream_like.ts";
+import { WebSocketStream } from "../../lib/client/websocket_stream.ts";
 import { generateSelfSignedCert } from "../_certs.ts";
 import type { TestCert } from "../_certs.ts";
 import { delay, testBytes, timeout } from "../_test_utils.ts";

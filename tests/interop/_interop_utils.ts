@@ -13,14 +13,14 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import net from "node:net";
-import { serve } from "../../lib/serve.ts";
-import type { Server } from "../../lib/serve.ts";
-import { upgrade } from "../../lib/upgrade.ts";
-import type { ServerUpgradeOptions } from "../../lib/upgrade.ts";
+import { serve } from "../../lib/server/serve.ts";
+import type { Server } from "../../lib/server/serve.ts";
+import { upgrade } from "../../lib/server/upgrade.ts";
+import type { ServerUpgradeOptions } from "../../lib/server/upgrade.ts";
 import type {
   WebSocketCloseInfo,
   WebSocketStreamLike,
-} from "../../lib/websocket_connection.ts";
+} from "../../lib/connection/websocket_stream_like.ts";
 import { delay, listenLocal, timeout } from "../_test_utils.ts";
 
 /** Per-test deadline of the interop suites (bun's own default is 5 s). */

@@ -1,0 +1,26 @@
+/**
+ * Private: the connection settings a server hands to `upgrade()`, shared by
+ * the servers (`lib/server/`) and the native paths (`lib/native/`).
+ *
+ * @module
+ */
+
+/**
+ * The connection settings a server (`serve()` or `attachToNodeServer()`)
+ * gives every WebSocket it upgrades. `upgrade()` uses them for each option
+ * its own `options` leave `undefined`. All in the units and with the
+ * meaning of `WebSocketConnectionOptions`; an absent field means the
+ * connection's own default.
+ */
+export interface ServerConnectionDefaults {
+  /** The largest message accepted, in bytes. */
+  readonly maxMessageSize?: number;
+  /** Close with 1001 after this many ms without receiving anything; 0: never. */
+  readonly idleTimeout?: number;
+  /** Send a keepalive ping every this many ms; 0: never. */
+  readonly pingInterval?: number;
+  /** How long after a ping the peer must have sent something, in ms. */
+  readonly pongTimeout?: number;
+  /** How long to wait for the peer's close frame after ours, in ms. */
+  readonly closeTimeout?: number;
+}

@@ -1,0 +1,750 @@
+/**
+ * A WebSocket connection over any byte stream pair, in the WHATWG
+ * `WebSocketStream` shape.
+ *
+ * @module
+ */
+
+import { CloseCode, encodeCloseBody } from "../core/close_code.ts";
+import { WebSocketError } from "../core/errors.ts";
+import type { MessageExtension } from "../core/extension.ts";
+import { createMessageStreams } from "./_message_streams.ts";
+import type { MessageStreamHooks } from "./_message_streams.ts";
+import { everyInterval, stopInterval } from "./_shared_interval.ts";
+import type { Ticker } from "./_shared_interval.ts";
+import { KeepaliveMonitor } from "../core/keepalive.ts";
+import type { Role } from "../core/frame.ts";
+import { Protocol } from "../core/protocol.ts";
+import { StreamPairChannel } from "./_stream_pair_channel.ts";
+import type {
+  WebSocketCloseInfo,
+  WebSocketMessage,
+  WebSocketOpenInfo,
+  WebSocketStreamLike,
+} from "./websocket_stream_like.ts";
+import { channelOf } from "../transports/_socket_channel.ts";
+import type {
+  ByteChannel,
+  ByteReceiver,
+} from "../transports/_socket_channel.ts";
+
+/**
+ * A bidirectional byte transport: what a TCP or TLS socket looks like as Web
+ * Streams.
+ *
+ * The connection relies on this contract: `readable` yields received bytes
+ * and closes at EOF (errors on a socket error); the connection may keep and
+ * modify the chunks it reads, so a transport must not reuse a buffer it has
+ * enqueued; `readable` is pull-based, so a consumer that stops reading stops
+ * socket reads; `writable.write()` resolves once the bytes are handed to the
+ * OS; closing or aborting `writable`, or cancelling `readable`, closes the
+ * socket.
+ */
+export interface ByteStreamPair {
+  /** Bytes received from the peer. */
+  readable: ReadableStream<Uint8Array>;
+  /** Bytes to send to the peer. */
+  writable: WritableStream<Uint8Array>;
+}
+
+/**
+ * A transport that resolves after an opening handshake, with what the
+ * handshake decided; its fields override the connection's options.
+ */
+export interface NegotiatedTransport extends ByteStreamPair {
+  /** The negotiated subprotocol. */
+  protocol?: string;
+  /** The negotiated `Sec-WebSocket-Extensions` answer. */
+  extensions?: string;
+  /** Bytes read past the HTTP head, processed first. */
+  head?: Uint8Array;
+}
+
+/** Options of {@linkcode WebSocketConnection}. */
+export interface WebSocketConnectionOptions {
+  /** Our side of the connection: it decides the masking rules. */
+  role: Role;
+  /** The URL of the connection, as reported by `url`. @default {""} */
+  url?: string;
+  /** The negotiated subprotocol. @default {""} */
+  protocol?: string;
+  /** The negotiated `Sec-WebSocket-Extensions` answer. @default {""} */
+  extensions?: string;
+  /** The negotiated extensions' message transforms. @default {[]} */
+  messageExtensions?: readonly MessageExtension[];
+  /**
+   * Bytes already read past the HTTP head; they are processed before
+   * anything read from the transport.
+   * @default {undefined}
+   */
+  head?: Uint8Array;
+  /**
+   * The largest message accepted, in bytes; larger fails with 1009.
+   * @default {67108864} (64 MiB)
+   */
+  maxMessageSize?: number;
+  /**
+   * How long to wait, in milliseconds, for the peer to answer our close
+   * frame (and, for a client, for the server to close TCP) before closing
+   * the transport ourselves.
+   * @default {5000}
+   */
+  closeTimeout?: number;
+  /**
+   * How many bytes of received messages may wait in `readable` before
+   * wstream stops reading from the transport.
+   * @default {1048576} (1 MiB)
+   */
+  readableHighWaterMark?: number;
+  /**
+   * How many bytes may be written to the transport and not yet accepted by
+   * the OS before writes to `writable` wait.
+   * @default {1048576} (1 MiB)
+   */
+  writableHighWaterMark?: number;
+  /**
+   * Send a ping every this many milliseconds while the connection is open;
+   * 0 disables keepalive. A peer that sends nothing at all (no pong, no
+   * data) for `pongTimeout` after a ping is considered dead: it is sent a
+   * 1011 close frame on a best-effort basis, the transport is closed, and
+   * `closed` reports 1006.
+   * @default {0}
+   */
+  pingInterval?: number;
+  /**
+   * How long after a keepalive ping the peer must have sent something.
+   * @default {pingInterval}
+   */
+  pongTimeout?: number;
+  /**
+   * Close the connection with 1001 ("Idle timeout") after this many
+   * milliseconds without receiving anything; 0 disables it.
+   * @default {0}
+   */
+  idleTimeout?: number;
+}
+
+const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
+/**
+ * The smallest read that goes straight into a large frame's payload buffer
+ * (transports that read into buffers of their choice: Deno's).
+ */
+const DIRECT_READ_MINIMUM = 64 * 1024;
+
+/**
+ * Runs `task` after the current event-loop turn: `setImmediate` where the
+ * runtime has it (Deno, Bun, Node: no 4 ms clamp for nested timers), else
+ * `setTimeout(task, 0)`.
+ */
+const scheduleMacrotask: (task: () => void) => void =
+  typeof (globalThis as { setImmediate?: unknown }).setImmediate === "function"
+    ? (task) =>
+      (globalThis as unknown as { setImmediate(task: () => void): void })
+        .setImmediate(task)
+    : (task) => setTimeout(task, 0);
+
+/** A connection's private handlers, for {@linkcode ConnectionPort}. */
+let connectionHandlers: {
+  data(connection: WebSocketConnection, chunk: Uint8Array): void;
+  end(connection: WebSocketConnection, error: Error | undefined): void;
+  readTarget(connection: WebSocketConnection): Uint8Array | null;
+  pull(connection: WebSocketConnection): void;
+  write(
+    connection: WebSocketConnection,
+    message: string | BufferSource | ArrayBufferView,
+  ): Promise<void> | void;
+  accepted(connection: WebSocketConnection): void;
+  cancelled(connection: WebSocketConnection): void;
+  tick(connection: WebSocketConnection): void;
+};
+
+/**
+ * A WebSocket connection (after the opening handshake) over any
+ * {@linkcode ByteStreamPair}, shaped like the WHATWG `WebSocketStream`.
+ *
+ * Every frame of a received chunk is parsed in one synchronous call of the
+ * sans-I/O {@linkcode Protocol}; messages go to `readable`, whose bounded
+ * queue stops transport reads when the application stops reading; writes to
+ * `writable` are encoded at once and coalesced into one transport write per
+ * microtask turn, and wait while the transport is slow.
+ *
+ * `closed` always resolves: with the peer's close code and reason after a
+ * close handshake, with the code we failed the connection with (1002, 1007,
+ * 1009) after a protocol error, or with 1006 when the transport ended
+ * without a close frame. After a clean close `readable` ends; otherwise it
+ * errors with a {@linkcode WebSocketError} carrying the same code.
+ *
+ * @example Echo messages over a byte stream pair
+ * ```ts ignore
+ * import { WebSocketConnection } from "@wstream/wstream";
+ *
+ * declare const transport: import("@wstream/wstream").ByteStreamPair;
+ * const socket = new WebSocketConnection(transport, { role: "server" });
+ * const { readable, writable } = await socket.opened;
+ * const writer = writable.getWriter();
+ * for await (const message of readable) await writer.write(message);
+ * console.log(await socket.closed);
+ * ```
+ */
+export class WebSocketConnection implements WebSocketStreamLike {
+  /** The URL of the connection. */
+  readonly url: string;
+  /** Resolves once the connection is usable. */
+  readonly opened: Promise<WebSocketOpenInfo>;
+  /** Resolves once the connection and its transport are closed. */
+  readonly closed: Promise<WebSocketCloseInfo>;
+
+  readonly #options: WebSocketConnectionOptions;
+  readonly #protocol: Protocol;
+  #resolveClosed!: (info: WebSocketCloseInfo) => void;
+  #resolveOpened!: (info: WebSocketOpenInfo) => void;
+  #rejectOpened!: (error: unknown) => void;
+
+  #channel: ByteChannel | null = null;
+  /** What the transport and the application's streams call into. */
+  readonly #port: ConnectionPort = new ConnectionPort(this);
+  #receiving = false;
+  #eof = false;
+  /** Reading waits while the application reads what preceded a close. */
+  #waitingForApp = false;
+  #messages: ReadableStreamDefaultController<WebSocketMessage> | null = null;
+  #messagesDone = false;
+  #sink: WritableStreamDefaultController | null = null;
+
+  #flushScheduled = false;
+  #inflight = 0;
+  #drained: (() => void) | null = null;
+  #transportFailed = false;
+  /** The transport is being closed: nothing more is written or read. */
+  #transportClosing = false;
+  #closeTimer: ReturnType<typeof setTimeout> | undefined;
+  #closeRequest:
+    | { code: number | undefined; reason: string; afterWrites: number }
+    | null = null;
+  #writesAccepted = 0;
+  #writesProcessed = 0;
+  #settled = false;
+  readonly #keepalive: KeepaliveMonitor;
+  /** The keepalive period this connection ticks at; 0: not ticking. */
+  #keepalivePeriod = 0;
+  #peerDead = false;
+
+  /**
+   * Starts a connection over `transport`, which may still be on its way (a
+   * server resolves it after writing the 101 response).
+   *
+   * @param transport The byte streams, or a promise of them; if it rejects,
+   * `opened` rejects with its reason and `closed` resolves with 1006.
+   * @param options Role, negotiated values and limits.
+   * @throws {RangeError} If a limit is invalid.
+   */
+  constructor(
+    transport:
+      | ByteStreamPair
+      | NegotiatedTransport
+      | Promise<ByteStreamPair | NegotiatedTransport>,
+    options: WebSocketConnectionOptions,
+  ) {
+    this.#options = { ...options };
+    this.#keepalive = new KeepaliveMonitor(options, Date.now());
+    this.url = options.url ?? "";
+    const protocolOptions: ConstructorParameters<typeof Protocol>[0] = {
+      role: options.role,
+    };
+    if (options.maxMessageSize !== undefined) {
+      protocolOptions.maxMessageSize = options.maxMessageSize;
+    }
+    if (options.messageExtensions !== undefined) {
+      protocolOptions.extensions = options.messageExtensions;
+    }
+    this.#protocol = new Protocol(protocolOptions);
+    this.opened = new Promise((resolve, reject) => {
+      this.#resolveOpened = resolve;
+      this.#rejectOpened = reject;
+    });
+    this.opened.catch(() => {});
+    this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
+    Promise.resolve(transport).then(
+      (pair) => this.#start(pair),
+      (error) => {
+        this.#rejectOpened(error);
+        this.#settle({ closeCode: CloseCode.AbnormalClosure, reason: "" });
+      },
+    );
+  }
+
+  /**
+   * Starts the closing handshake (RFC 6455 §7.1.2) after every message
+   * already written to `writable` has been sent. Does nothing once closing.
+   *
+   * @param closeInfo The code (1000, or 3000-4999; a server may also use
+   * 1001-1003 and 1007-1014) and a reason of at most 123 bytes of UTF-8.
+   * Without a code, 1000 is sent when a reason is given, and a close frame
+   * without a body otherwise.
+   * @throws {RangeError} If the code cannot be sent or the reason is too long.
+   */
+  close(closeInfo: { closeCode?: number; reason?: string } = {}): void {
+    const reason = closeInfo.reason ?? "";
+    const code = closeInfo.closeCode ??
+      (reason === "" ? undefined : CloseCode.NormalClosure);
+    encodeCloseBody(code, reason); // Throws RangeError for what cannot be sent.
+    if (this.#closeRequest !== null) return;
+    this.#closeRequest = { code, reason, afterWrites: this.#writesAccepted };
+    // The whole closing handshake, queued writes included, is bounded.
+    this.#armCloseTimer();
+    this.#maybeSendClose();
+  }
+
+  #start(pair: NegotiatedTransport): void {
+    if (pair.protocol !== undefined) this.#options.protocol = pair.protocol;
+    if (pair.extensions !== undefined) {
+      this.#options.extensions = pair.extensions;
+    }
+    if (pair.head !== undefined) this.#options.head = pair.head;
+    this.#channel = channelOf(pair) ?? new StreamPairChannel(pair);
+    const readableHighWaterMark = this.#options.readableHighWaterMark ??
+      DEFAULT_HIGH_WATER_MARK;
+    const { readable, writable, messages, sink } = createMessageStreams(
+      readableHighWaterMark,
+      this.#port,
+    );
+    this.#messages = messages;
+    this.#sink = sink;
+    this.#resolveOpened({
+      readable,
+      writable,
+      protocol: this.#options.protocol ?? "",
+      extensions: this.#options.extensions ?? "",
+    });
+    this.#startKeepalive();
+    // A close() requested before the transport arrived goes out now.
+    this.#maybeSendClose();
+    const head = this.#options.head;
+    if (head !== undefined && head.length > 0) {
+      this.#onData(head);
+    } else {
+      this.#updateReading();
+    }
+  }
+
+  /**
+   * Reads from the transport while the protocol or the application wants
+   * bytes: stops while `readable` is full (the application is slow) and
+   * while the application reads the messages that preceded a close; closes
+   * the transport once the connection is closed.
+   */
+  #updateReading(): void {
+    if (this.#transportClosing || this.#channel === null) return;
+    const protocol = this.#protocol;
+    let wanted: boolean;
+    if (protocol.state === "CLOSED") {
+      if (protocol.closeExpected() || this.#transportFailed || this.#eof) {
+        this.#closeTransport().catch(internalError);
+        return;
+      }
+      // A client after a clean close waits for the server to end TCP.
+      this.#armCloseTimer();
+      wanted = true;
+    } else {
+      wanted = !this.#waitingForApp &&
+        (protocol.state !== "OPEN" || this.#messagesDone ||
+          (this.#messages!.desiredSize ?? 1) > 0);
+    }
+    if (wanted === this.#receiving) return;
+    this.#receiving = wanted;
+    this.#channel.receive(wanted ? this.#port : null);
+  }
+
+  /** Every received chunk: all its frames in one synchronous pass. */
+  #onData(chunk: Uint8Array): void {
+    const protocol = this.#protocol;
+    if (protocol.state === "CLOSED") return; // Discarded until EOF.
+    this.#keepalive.received(Date.now());
+    try {
+      protocol.receiveData(chunk);
+      this.#afterReceive();
+    } catch (error) {
+      // Only a bug can get here: never leave the connection hanging or take
+      // the whole server down with it.
+      internalError(error);
+      this.#abandonTransport();
+    }
+  }
+
+  /** The transport's end: EOF, or an error (an abnormal closure). */
+  #onEnd(error: Error | undefined): void {
+    this.#eof = true;
+    this.#receiving = false;
+    if (error !== undefined) this.#transportFailed = true;
+    const protocol = this.#protocol;
+    if (protocol.state !== "CLOSED") {
+      protocol.receiveEof();
+      this.#afterReceive();
+    } else {
+      this.#updateReading();
+    }
+  }
+
+  /**
+   * Delivers events and sends what the protocol queued. When a close frame
+   * or protocol error followed messages in the same chunk, the application
+   * first gets to read (and answer) those messages.
+   */
+  #afterReceive(): void {
+    const protocol = this.#protocol;
+    const messages = this.#messages!;
+    for (const event of protocol.eventsReceived()) {
+      if (
+        (event.type === "text" || event.type === "binary") &&
+        !this.#messagesDone
+      ) {
+        messages.enqueue(event.data);
+      }
+    }
+    if (protocol.closePending && !this.#transportFailed) {
+      this.#waitingForApp = true;
+      this.#updateReading();
+      this.#flushOnceRead().then(() => {
+        this.#waitingForApp = false;
+        this.#updateReading();
+      }).catch(internalError);
+      return;
+    }
+    this.#flush();
+    this.#afterFlush();
+    this.#updateReading();
+  }
+
+  async #flushOnceRead(): Promise<void> {
+    const messages = this.#messages!;
+    const highWaterMark = this.#options.readableHighWaterMark ??
+      DEFAULT_HIGH_WATER_MARK;
+    const deadline = Date.now() + (this.#options.closeTimeout ?? 5000);
+    while (
+      !this.#messagesDone && (messages.desiredSize ?? highWaterMark) <
+        highWaterMark &&
+      Date.now() < deadline
+    ) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    // One more turn for the application's answers to reach the writable.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    this.#flush();
+    this.#afterFlush();
+  }
+
+  #afterFlush(): void {
+    const protocol = this.#protocol;
+    if (protocol.state === "CLOSED") {
+      this.#endMessages();
+    } else if (protocol.state === "CLOSING") {
+      this.#armCloseTimer();
+    }
+  }
+
+  #endMessages(): void {
+    if (this.#messagesDone) return;
+    this.#messagesDone = true;
+    const info = this.#reportedCloseInfo();
+    if (this.#protocol.closeReceived !== null && !this.#protocol.error) {
+      this.#messages!.close();
+    } else {
+      this.#messages!.error(
+        new WebSocketError(
+          `WebSocket closed abnormally with code ${info.closeCode}`,
+          info,
+        ),
+      );
+    }
+    this.#sink?.error(
+      new WebSocketError("WebSocket is closed", info),
+    );
+  }
+
+  #write(
+    message: string | BufferSource | ArrayBufferView,
+  ): Promise<void> | void {
+    const index = ++this.#writesProcessed;
+    const protocol = this.#protocol;
+    const request = this.#closeRequest;
+    if (
+      protocol.state !== "OPEN" ||
+      (request !== null && index > request.afterWrites)
+    ) {
+      this.#maybeSendClose();
+      throw new TypeError(
+        "Cannot write to a WebSocket that is closing or closed",
+      );
+    }
+    if (typeof message === "string") {
+      protocol.sendText(message);
+    } else if (message instanceof Uint8Array) {
+      protocol.sendBinary(message);
+    } else if (ArrayBuffer.isView(message)) {
+      protocol.sendBinary(
+        new Uint8Array(message.buffer, message.byteOffset, message.byteLength),
+      );
+    } else if (message instanceof ArrayBuffer) {
+      protocol.sendBinary(new Uint8Array(message));
+    } else {
+      throw new TypeError(
+        `Cannot send a message of type ${
+          Object.prototype.toString.call(message)
+        }: write a string, an ArrayBuffer or an ArrayBufferView`,
+      );
+    }
+    const highWaterMark = this.#writableHighWaterMark();
+    if (protocol.bufferedAmount + this.#inflight >= highWaterMark) {
+      // Too much waiting: write now rather than at the end of the turn.
+      this.#flush();
+    } else {
+      this.#scheduleFlush();
+    }
+    this.#maybeSendClose();
+    if (this.#inflight >= highWaterMark) {
+      return new Promise((resolve) => this.#drained = resolve);
+    }
+  }
+
+  #writableHighWaterMark(): number {
+    return this.#options.writableHighWaterMark ?? DEFAULT_HIGH_WATER_MARK;
+  }
+
+  /** Sends the requested close once every accepted write went out. */
+  #maybeSendClose(): void {
+    const request = this.#closeRequest;
+    if (request === null || this.#channel === null) return;
+    if (this.#writesProcessed < request.afterWrites) return;
+    const protocol = this.#protocol;
+    if (protocol.state === "OPEN") {
+      protocol.sendClose(request.code, request.reason);
+      this.#flush();
+      this.#armCloseTimer();
+    }
+    this.#updateReading();
+  }
+
+  /**
+   * Writes what the application queued at the end of this event-loop turn,
+   * not per message: every reply produced while handling one transport read
+   * leaves in one write (one syscall). Measured on Deno with 64 connections
+   * x 16 messages in flight: 2x the messages per second of a per-microtask
+   * flush.
+   */
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    scheduleMacrotask(() => {
+      this.#flushScheduled = false;
+      this.#flush();
+    });
+  }
+
+  #flush(): void {
+    const bytes = this.#protocol.dataToSend();
+    if (bytes === null || this.#transportFailed || this.#transportClosing) {
+      return;
+    }
+    const length = bytes.length;
+    this.#inflight += length;
+    this.#channel!.write(bytes).then(
+      () => {
+        this.#inflight -= length;
+        if (
+          this.#drained !== null &&
+          this.#inflight < this.#writableHighWaterMark()
+        ) {
+          const drained = this.#drained;
+          this.#drained = null;
+          drained();
+        }
+      },
+      () => this.#abandonTransport(),
+    );
+  }
+
+  /** Gives up on the transport: an abnormal closure (1006). */
+  #abandonTransport(): void {
+    if (this.#transportFailed) return;
+    this.#transportFailed = true;
+    this.#protocol.receiveEof();
+    if (this.#messages !== null) this.#endMessages();
+    this.#drained?.();
+    this.#channel?.close();
+    if (this.#channel !== null) this.#closeTransport().catch(internalError);
+  }
+
+  #armCloseTimer(): void {
+    if (this.#closeTimer !== undefined || this.#settled) return;
+    // If the peer does not finish the close handshake in time, give up.
+    this.#closeTimer = setTimeout(
+      () => this.#abandonTransport(),
+      this.#options.closeTimeout ?? 5000,
+    );
+  }
+
+  async #closeTransport(): Promise<void> {
+    if (this.#transportClosing) return;
+    this.#flush(); // The last bytes, before the flag stops further writes.
+    this.#transportClosing = true;
+    this.#endMessages();
+    this.#drained?.();
+    const channel = this.#channel!;
+    // Let the last bytes (our close frame) drain, but not forever: a peer
+    // that stopped reading must not keep the transport open.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const drained = this.#transportFailed ? false : await Promise.race([
+      channel.closeWrite().then(() => true),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(
+          () => resolve(false),
+          this.#options.closeTimeout ?? 5000,
+        );
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!drained) channel.close();
+    // Discards what the peer still sends until it closes (bounded).
+    await channel.linger();
+    this.#settle(this.#reportedCloseInfo());
+  }
+
+  #settle(info: WebSocketCloseInfo): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    clearTimeout(this.#closeTimer);
+    this.#stopKeepalive();
+    this.#resolveClosed(this.#peerDead ? this.#reportedCloseInfo() : info);
+  }
+
+  /** The close code and reason the application is told about. */
+  #reportedCloseInfo(): WebSocketCloseInfo {
+    return this.#peerDead
+      ? { closeCode: CloseCode.AbnormalClosure, reason: "" }
+      : this.#protocol.closeInfo;
+  }
+
+  static {
+    connectionHandlers = {
+      data: (connection, chunk) => connection.#onData(chunk),
+      end: (connection, error) => connection.#onEnd(error),
+      readTarget: (connection) =>
+        connection.#receiving
+          ? connection.#protocol.receiveTarget(DIRECT_READ_MINIMUM)
+          : null,
+      pull: (connection) => connection.#updateReading(),
+      write: (connection, message) => connection.#write(message),
+      accepted: (connection) => {
+        connection.#writesAccepted++;
+      },
+      cancelled: (connection) => {
+        connection.#messagesDone = true;
+      },
+      tick: (connection) => connection.#keepaliveTick(),
+    };
+  }
+
+  /** Starts the one timer behind keepalive pings and the idle timeout. */
+  #startKeepalive(): void {
+    const keepalive = this.#keepalive;
+    if (keepalive.tickInterval === 0) return;
+    keepalive.received(Date.now());
+    this.#keepalivePeriod = keepalive.tickInterval;
+    everyInterval(keepalive.tickInterval, this.#port);
+  }
+
+  #stopKeepalive(): void {
+    if (this.#keepalivePeriod === 0) return;
+    stopInterval(this.#keepalivePeriod, this.#port);
+    this.#keepalivePeriod = 0;
+  }
+
+  /** Every keepalive period: ping, or close an idle or dead connection. */
+  #keepaliveTick(): void {
+    const keepalive = this.#keepalive;
+    {
+      const protocol = this.#protocol;
+      if (protocol.state !== "OPEN" || this.#closeRequest !== null) {
+        this.#stopKeepalive();
+        return;
+      }
+      switch (keepalive.tick(Date.now())) {
+        case "ping":
+          protocol.sendPing();
+          this.#flush();
+          return;
+        case "idle":
+          this.#stopKeepalive();
+          this.close({
+            closeCode: CloseCode.GoingAway,
+            reason: "Idle timeout",
+          });
+          return;
+        case "dead":
+          // The peer is gone or stuck: tell it if it still listens, then drop it.
+          this.#stopKeepalive();
+          this.#peerDead = true;
+          protocol.fail(CloseCode.InternalError, "Keepalive timeout");
+          this.#flush();
+          this.#abandonTransport();
+          return;
+      }
+    }
+  }
+}
+
+/**
+ * One object per connection that the transport (as its receiver) and the
+ * application's streams (as their hooks) call into: prototype methods
+ * instead of seven closures, which an idle connection would keep.
+ */
+class ConnectionPort implements ByteReceiver, MessageStreamHooks, Ticker {
+  readonly #connection: WebSocketConnection;
+
+  constructor(connection: WebSocketConnection) {
+    this.#connection = connection;
+  }
+
+  data(chunk: Uint8Array): void {
+    connectionHandlers.data(this.#connection, chunk);
+  }
+
+  end(error?: Error): void {
+    connectionHandlers.end(this.#connection, error);
+  }
+
+  readTarget(): Uint8Array | null {
+    return connectionHandlers.readTarget(this.#connection);
+  }
+
+  pull(): void {
+    connectionHandlers.pull(this.#connection);
+  }
+
+  close(): void {
+    this.#connection.close();
+  }
+
+  write(
+    message: string | BufferSource | ArrayBufferView,
+  ): Promise<void> | void {
+    return connectionHandlers.write(this.#connection, message);
+  }
+
+  accepted(): void {
+    connectionHandlers.accepted(this.#connection);
+  }
+
+  cancelled(): void {
+    connectionHandlers.cancelled(this.#connection);
+  }
+
+  tick(): void {
+    connectionHandlers.tick(this.#connection);
+  }
+}
+
+/** Only a bug can get here: report it rather than crash the server. */
+function internalError(error: unknown): void {
+  console.error("wstream: internal error in a connection", error);
+}

@@ -1,0 +1,637 @@
+/**
+ * The WebSocket socket of the native paths of `upgrade()`: under
+ * `Deno.serve` and `Bun.serve` the runtime owns the TCP socket and the
+ * WebSocket codec, so wstream drives the runtime's WebSocket through a small
+ * {@linkcode NativeEndpoint} and presents the same `WebSocketStreamLike`
+ * socket, with the same semantics, as `WebSocketConnection`.
+ * Private to `upgrade.ts`, `native_deno.ts` and `native_bun.ts`; never
+ * re-exported.
+ *
+ * @module
+ */
+
+import { createMessageStreams } from "../connection/_message_streams.ts";
+import { everyInterval, stopInterval } from "../connection/_shared_interval.ts";
+import { KeepaliveMonitor } from "../core/keepalive.ts";
+import { CloseCode, encodeCloseBody } from "../core/close_code.ts";
+import { WebSocketError } from "../core/errors.ts";
+import type { ServerConnectionDefaults } from "../connection/_server_defaults.ts";
+import type {
+  WebSocketCloseInfo,
+  WebSocketMessage,
+  WebSocketOpenInfo,
+  WebSocketStreamLike,
+} from "../connection/websocket_stream_like.ts";
+
+/**
+ * A request that `bunServeOptions()`'s `fetch` handed to the handler,
+ * waiting for `upgrade()`. The protocol, as with `PendingUpgrade`:
+ * `upgrade()` validates the request, creates `native` and sets `response`;
+ * once the handler returned, `fetch` sets `settled` and, if the handler
+ * returned `response`, calls Bun's `server.upgrade()` with `native` as the
+ * socket's data, else fails `native`.
+ */
+export interface BunPendingUpgrade {
+  /** The connection settings of `bunServeOptions()`, below `upgrade()`'s. */
+  readonly defaults: ServerConnectionDefaults;
+  /** The 101 response `upgrade()` produced, `null` until it is called. */
+  response: Response | null;
+  /** The socket `upgrade()` created, `null` until it is called. */
+  native: NativeSocket | null;
+  /** Set once the handler returned: too late to upgrade. */
+  settled: boolean;
+}
+
+/** Requests of `bunServeOptions()`'s `fetch` that may still be upgraded. */
+export const bunPendingUpgrades: WeakMap<Request, BunPendingUpgrade> =
+  new WeakMap();
+
+/** Default largest message on the native paths, as `serve()`'s. */
+export const NATIVE_DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
+/** Default idle timeout on the native paths, as `serve()`'s. */
+export const NATIVE_DEFAULT_IDLE_TIMEOUT = 120_000;
+/** Default keepalive ping interval on the native paths, as `serve()`'s. */
+export const NATIVE_DEFAULT_PING_INTERVAL = 30_000;
+/** Default bound of unread received bytes on the native paths. */
+export const NATIVE_DEFAULT_MAX_UNREAD_BYTES = 16 * 1024 * 1024;
+
+const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
+const DEFAULT_CLOSE_TIMEOUT = 5000;
+/** How often a blocked write re-reads `bufferedAmount` where no event tells. */
+const DRAIN_POLL_MS = 5;
+
+/** The reason of the 1008 close when the application does not read. */
+export const UNREAD_LIMIT_REASON =
+  "Too many unread messages: the server reads more slowly than you send";
+
+/** What the native socket needs from a runtime's server-side WebSocket. */
+export interface NativeEndpoint {
+  /**
+   * Sends a message after those already sent.
+   *
+   * @returns `false` when the runtime dropped it because the connection is
+   * gone.
+   * @throws When the runtime refuses to send (the connection is closing).
+   */
+  send(message: string | Uint8Array): boolean;
+  /** Bytes given to `send()` and not yet handed to the OS. */
+  bufferedAmount(): number;
+  /**
+   * `true` when the runtime calls {@linkcode NativeSocket.drain} as its
+   * send buffer empties (Bun); `false` to poll `bufferedAmount()` (Deno).
+   */
+  readonly drainEvents: boolean;
+  /** Sends a close frame after the messages already sent. */
+  close(code: number | undefined, reason: string): void;
+  /** Drops the TCP connection at once; `null` where the runtime cannot. */
+  readonly terminate: (() => void) | null;
+  /**
+   * Sends a ping; `null` where the runtime sends its own keepalive pings
+   * (Deno, configured from `pingInterval`) and does not report pongs.
+   */
+  readonly ping: (() => void) | null;
+}
+
+/** Limits and negotiated values of a {@linkcode NativeSocket}. */
+export interface NativeSocketOptions {
+  /** The `ws:` / `wss:` URL of the connection. */
+  url: string;
+  /** The negotiated subprotocol, or `""`. */
+  protocol: string;
+  /** The largest message accepted, in bytes (UTF-8 bytes for text). */
+  maxMessageSize: number;
+  /** How long the closing handshake may take, in ms. */
+  closeTimeout?: number | undefined;
+  /** The `readable` queue's high-water mark (its `desiredSize`). */
+  readableHighWaterMark?: number | undefined;
+  /** Bytes buffered in the runtime above which writes wait. */
+  writableHighWaterMark?: number | undefined;
+  /** Unread bytes in `readable` above which the connection closes with 1008. */
+  maxUnreadBytes?: number | undefined;
+  /** Keepalive ping interval in ms; 0: none. */
+  pingInterval?: number | undefined;
+  /** How long after a ping the peer must have sent something, in ms. */
+  pongTimeout?: number | undefined;
+  /** Close with 1001 after this long without receiving anything; 0: never. */
+  idleTimeout?: number | undefined;
+}
+
+/** The socket an application sees: only the `WebSocketStreamLike` members. */
+class NativeWebSocketStream implements WebSocketStreamLike {
+  readonly url: string;
+  readonly opened: Promise<WebSocketOpenInfo>;
+  readonly closed: Promise<WebSocketCloseInfo>;
+  readonly #close: (closeInfo: { closeCode?: number; reason?: string }) => void;
+
+  constructor(
+    url: string,
+    opened: Promise<WebSocketOpenInfo>,
+    closed: Promise<WebSocketCloseInfo>,
+    close: (closeInfo: { closeCode?: number; reason?: string }) => void,
+  ) {
+    this.url = url;
+    this.opened = opened;
+    this.closed = closed;
+    this.#close = close;
+  }
+
+  close(closeInfo: { closeCode?: number; reason?: string } = {}): void {
+    this.#close(closeInfo);
+  }
+}
+
+/**
+ * Drives a runtime's native server-side WebSocket behind the
+ * `WebSocketStreamLike` shape, with the semantics of
+ * `WebSocketConnection`:
+ *
+ * - `close()` validates its arguments (RangeError) and sends the close
+ *   frame after every message already written to `writable`; the closing
+ *   handshake is bounded by `closeTimeout`.
+ * - `closed` always resolves: the close code and reason of a clean close;
+ *   the code we failed the connection with (1008, 1009); 1006 otherwise.
+ * - `readable` ends after a clean close and errors with a
+ *   {@linkcode WebSocketError} otherwise.
+ * - Writes wait while the runtime buffers `writableHighWaterMark` bytes or
+ *   more.
+ * - Reading cannot be paused on these runtimes: a message arriving while
+ *   `maxUnreadBytes` are already unread closes the connection with 1008.
+ *
+ * The runtime glue calls {@linkcode NativeSocket.open},
+ * {@linkcode NativeSocket.receive}, {@linkcode NativeSocket.activity},
+ * {@linkcode NativeSocket.drain} and {@linkcode NativeSocket.ended}; the
+ * application only sees {@linkcode NativeSocket.socket}.
+ */
+export class NativeSocket {
+  /** The socket handed to the application. */
+  readonly socket: WebSocketStreamLike;
+
+  readonly #options: NativeSocketOptions;
+  #resolveOpened!: (info: WebSocketOpenInfo) => void;
+  #rejectOpened!: (error: unknown) => void;
+  #resolveClosed!: (info: WebSocketCloseInfo) => void;
+
+  #endpoint: NativeEndpoint | null = null;
+  #messages: ReadableStreamDefaultController<WebSocketMessage> | null = null;
+  #messagesDone = false;
+  #sink: WritableStreamDefaultController | null = null;
+
+  #writesAccepted = 0;
+  #writesProcessed = 0;
+  #closeRequest:
+    | { code: number | undefined; reason: string; afterWrites: number }
+    | null = null;
+  #closeSent = false;
+  /** The close we failed the connection with, reported as is. */
+  #failure: WebSocketCloseInfo | null = null;
+  #peerDead = false;
+  #settled = false;
+
+  #drained: (() => void) | null = null;
+  #drainTimer: ReturnType<typeof setTimeout> | undefined;
+  #closeTimer: ReturnType<typeof setTimeout> | undefined;
+  #stopKeepalive: () => void = doNothing;
+  #keepalive: KeepaliveMonitor | null = null;
+
+  /**
+   * Creates the socket; it opens when the runtime calls `open()`.
+   *
+   * @param options Negotiated values and limits, already validated.
+   */
+  constructor(options: NativeSocketOptions) {
+    this.#options = options;
+    const opened = new Promise<WebSocketOpenInfo>((resolve, reject) => {
+      this.#resolveOpened = resolve;
+      this.#rejectOpened = reject;
+    });
+    opened.catch(() => {});
+    const closed = new Promise<WebSocketCloseInfo>((resolve) => {
+      this.#resolveClosed = resolve;
+    });
+    this.socket = new NativeWebSocketStream(
+      options.url,
+      opened,
+      closed,
+      (closeInfo) => this.close(closeInfo),
+    );
+  }
+
+  /**
+   * The runtime opened the WebSocket: `opened` resolves with the streams.
+   *
+   * @param endpoint How to send, close and measure the runtime's buffer.
+   */
+  open(endpoint: NativeEndpoint): void {
+    if (this.#endpoint !== null || this.#settled) return;
+    this.#endpoint = endpoint;
+    const { readable, writable, messages, sink } = createMessageStreams(
+      this.#options.readableHighWaterMark ?? DEFAULT_HIGH_WATER_MARK,
+      {
+        close: () => this.close(),
+        write: (message) => this.#write(message),
+        accepted: () => this.#writesAccepted++,
+        cancelled: () => this.#messagesDone = true,
+      },
+    );
+    this.#messages = messages;
+    this.#sink = sink;
+    this.#resolveOpened({
+      readable,
+      writable,
+      protocol: this.#options.protocol,
+      extensions: "",
+    });
+    this.#startKeepalive();
+    // A close() called before the runtime opened the socket.
+    if (this.#closeRequest !== null) this.#maybeSendClose();
+  }
+
+  /**
+   * The WebSocket never opened (the handler returned another response, or
+   * the runtime refused): `opened` rejects and `closed` reports 1006.
+   *
+   * @param error Why, for `opened`'s rejection.
+   */
+  failOpen(error: unknown): void {
+    if (this.#endpoint !== null || this.#settled) return;
+    this.#rejectOpened(error);
+    this.#settle({ closeCode: CloseCode.AbnormalClosure, reason: "" });
+  }
+
+  /**
+   * A message arrived.
+   *
+   * @param message A `string` for text, bytes of their own buffer for binary.
+   */
+  receive(message: WebSocketMessage): void {
+    if (this.#messagesDone || this.#failure !== null || this.#settled) return;
+    this.#keepalive?.received(Date.now());
+    const maxMessageSize = this.#options.maxMessageSize;
+    if (
+      (typeof message === "string" ? utf8Length(message) : message.length) >
+        maxMessageSize
+    ) {
+      // The text of the codec path's WS_ERR_MESSAGE_TOO_BIG.
+      this.#fail(
+        CloseCode.MessageTooBig,
+        `Received a message of more than ${maxMessageSize} bytes, over the limit`,
+      );
+      return;
+    }
+    const messages = this.#messages!;
+    const highWaterMark = this.#options.readableHighWaterMark ??
+      DEFAULT_HIGH_WATER_MARK;
+    const unread = highWaterMark - (messages.desiredSize ?? highWaterMark);
+    const limit = this.#options.maxUnreadBytes ??
+      NATIVE_DEFAULT_MAX_UNREAD_BYTES;
+    // A message into an empty queue is always taken (maxMessageSize bounds
+    // it); past the limit the runtime cannot be paused, so we close.
+    if (unread > 0 && unread + Math.max(1, message.length) > limit) {
+      this.#fail(CloseCode.PolicyViolation, UNREAD_LIMIT_REASON);
+      return;
+    }
+    messages.enqueue(message);
+  }
+
+  /** Something other than a message arrived (a ping or a pong). */
+  activity(): void {
+    this.#keepalive?.received(Date.now());
+  }
+
+  /** The runtime's send buffer shrank: a waiting write may go on. */
+  drain(): void {
+    const drained = this.#drained;
+    if (drained === null) return;
+    if (
+      this.#settled || this.#endpoint === null ||
+      this.#endpoint.bufferedAmount() < this.#writableHighWaterMark()
+    ) {
+      this.#drained = null;
+      clearTimeout(this.#drainTimer);
+      drained();
+    }
+  }
+
+  /**
+   * The runtime reports the connection closed.
+   *
+   * @param info The close code and reason to report: the close frame's
+   * after a clean close; the code the runtime failed the connection with,
+   * or 1006, otherwise.
+   * @param clean Whether the closing handshake completed (a close frame
+   * was received and nobody failed the connection).
+   */
+  ended(info: WebSocketCloseInfo, clean: boolean): void {
+    if (this.#settled) return;
+    if (this.#endpoint === null) {
+      this.failOpen(
+        new WebSocketError("WebSocket closed before opening", info),
+      );
+      return;
+    }
+    const reported = this.#peerDead
+      ? { closeCode: CloseCode.AbnormalClosure, reason: "" }
+      : this.#failure ?? info;
+    this.#endStreams(
+      reported,
+      clean && this.#failure === null && !this.#peerDead,
+    );
+    this.#settle(reported);
+  }
+
+  /**
+   * Starts the closing handshake after what was already written, like
+   * `WebSocketConnection.close()`.
+   *
+   * @param closeInfo The code and reason.
+   * @throws {RangeError} If the code cannot be sent or the reason is too long.
+   */
+  close(closeInfo: { closeCode?: number; reason?: string } = {}): void {
+    const reason = closeInfo.reason ?? "";
+    const code = closeInfo.closeCode ??
+      (reason === "" ? undefined : CloseCode.NormalClosure);
+    encodeCloseBody(code, reason); // Throws RangeError for what cannot be sent.
+    if (this.#closeRequest !== null || this.#failure !== null) return;
+    if (this.#settled) return;
+    this.#closeRequest = { code, reason, afterWrites: this.#writesAccepted };
+    this.#armCloseTimer();
+    this.#maybeSendClose();
+  }
+
+  #write(
+    message: string | BufferSource | ArrayBufferView,
+  ): Promise<void> | void {
+    const index = ++this.#writesProcessed;
+    const request = this.#closeRequest;
+    if (
+      this.#closeSent || this.#failure !== null || this.#settled ||
+      (request !== null && index > request.afterWrites)
+    ) {
+      this.#maybeSendClose();
+      throw new TypeError(
+        "Cannot write to a WebSocket that is closing or closed",
+      );
+    }
+    let data: string | Uint8Array;
+    if (typeof message === "string" || message instanceof Uint8Array) {
+      data = message;
+    } else if (ArrayBuffer.isView(message)) {
+      data = new Uint8Array(
+        message.buffer,
+        message.byteOffset,
+        message.byteLength,
+      );
+    } else if (message instanceof ArrayBuffer) {
+      data = new Uint8Array(message);
+    } else {
+      throw new TypeError(
+        `Cannot send a message of type ${
+          Object.prototype.toString.call(message)
+        }: write a string, an ArrayBuffer or an ArrayBufferView`,
+      );
+    }
+    const endpoint = this.#endpoint!;
+    let sent: boolean;
+    try {
+      sent = endpoint.send(data);
+    } catch {
+      // The runtime already saw the close; its close report follows.
+      throw new TypeError(
+        "Cannot write to a WebSocket that is closing or closed",
+      );
+    }
+    if (!sent) {
+      this.#abandon();
+      throw new TypeError(
+        "Cannot write to a WebSocket whose connection is gone",
+      );
+    }
+    this.#maybeSendClose();
+    if (endpoint.bufferedAmount() >= this.#writableHighWaterMark()) {
+      return this.#waitForDrain();
+    }
+  }
+
+  #writableHighWaterMark(): number {
+    return this.#options.writableHighWaterMark ?? DEFAULT_HIGH_WATER_MARK;
+  }
+
+  #waitForDrain(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#drained = resolve;
+      if (this.#endpoint!.drainEvents) return;
+      const poll = (): void => {
+        this.#drainTimer = setTimeout(() => {
+          this.drain();
+          if (this.#drained !== null) poll();
+        }, DRAIN_POLL_MS);
+      };
+      poll();
+    });
+  }
+
+  /** Sends the requested close once every accepted write went out. */
+  #maybeSendClose(): void {
+    const request = this.#closeRequest;
+    const endpoint = this.#endpoint;
+    if (request === null || endpoint === null || this.#closeSent) return;
+    if (this.#writesProcessed < request.afterWrites) return;
+    this.#closeSent = true;
+    try {
+      endpoint.close(request.code, request.reason);
+    } catch {
+      // Already closing: the runtime's close report follows.
+    }
+  }
+
+  /** Fails the connection with our close code, which `closed` reports. */
+  #fail(code: number, reason: string): void {
+    if (this.#failure !== null || this.#settled) return;
+    const info = { closeCode: code, reason };
+    this.#failure = info;
+    this.#endStreams(info, false);
+    this.#armCloseTimer();
+    if (!this.#closeSent) {
+      this.#closeSent = true;
+      try {
+        this.#endpoint?.close(code, reason);
+      } catch {
+        // Already closing.
+      }
+    }
+  }
+
+  /** Gives up on the connection: an abnormal closure (1006). */
+  #abandon(): void {
+    try {
+      this.#endpoint?.terminate?.();
+    } catch {
+      // Already gone.
+    }
+    if (this.#settled) return;
+    const info = this.#peerDead || this.#failure === null
+      ? { closeCode: CloseCode.AbnormalClosure, reason: "" }
+      : this.#failure;
+    this.#endStreams(info, false);
+    this.#settle(info);
+  }
+
+  #armCloseTimer(): void {
+    if (this.#closeTimer !== undefined || this.#settled) return;
+    this.#closeTimer = setTimeout(
+      () => this.#abandon(),
+      this.#options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT,
+    );
+  }
+
+  /** Ends `readable` (cleanly or with an error) and errors `writable`. */
+  #endStreams(info: WebSocketCloseInfo, clean: boolean): void {
+    if (!this.#messagesDone && this.#messages !== null) {
+      this.#messagesDone = true;
+      if (clean) {
+        this.#messages.close();
+      } else {
+        this.#messages.error(
+          new WebSocketError(
+            `WebSocket closed abnormally with code ${info.closeCode}`,
+            info,
+          ),
+        );
+      }
+    }
+    this.#messagesDone = true;
+    this.#sink?.error(new WebSocketError("WebSocket is closed", info));
+    // A write waiting for the buffer to drain gives up: the sink errored.
+    const drained = this.#drained;
+    this.#drained = null;
+    clearTimeout(this.#drainTimer);
+    drained?.();
+  }
+
+  #settle(info: WebSocketCloseInfo): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    clearTimeout(this.#closeTimer);
+    clearTimeout(this.#drainTimer);
+    this.#stopKeepalive();
+    this.#resolveClosed(info);
+  }
+
+  /**
+   * Keepalive and idle timeout, as `WebSocketConnection` runs
+   * them. Where the runtime pings by itself and hides pongs (Deno), a live
+   * peer is taken to have answered every `pingInterval`: the runtime closes
+   * the connection (1006) when it does not.
+   */
+  #startKeepalive(): void {
+    const keepalive = new KeepaliveMonitor(this.#options, Date.now());
+    if (keepalive.tickInterval === 0) return;
+    this.#keepalive = keepalive;
+    const ping = this.#endpoint!.ping;
+    const ticker = { tick: (): void => this.#keepaliveTick(keepalive, ping) };
+    const period = keepalive.tickInterval;
+    this.#stopKeepalive = () => stopInterval(period, ticker);
+    everyInterval(period, ticker);
+  }
+
+  #keepaliveTick(
+    keepalive: KeepaliveMonitor,
+    ping: (() => void) | null,
+  ): void {
+    {
+      if (this.#closeRequest !== null || this.#failure !== null) {
+        this.#stopKeepalive();
+        return;
+      }
+      const now = Date.now();
+      switch (keepalive.tick(now)) {
+        case "ping":
+          if (ping === null) {
+            // The runtime pings by itself and closes a dead peer itself.
+            keepalive.received(now);
+            return;
+          }
+          try {
+            ping();
+          } catch {
+            // Closing: the runtime's close report follows.
+          }
+          return;
+        case "idle":
+          this.#stopKeepalive();
+          this.close({
+            closeCode: CloseCode.GoingAway,
+            reason: "Idle timeout",
+          });
+          return;
+        case "dead":
+          // The peer is gone or stuck: tell it if it still listens, then drop it.
+          this.#stopKeepalive();
+          this.#peerDead = true;
+          if (!this.#closeSent) {
+            this.#closeSent = true;
+            try {
+              this.#endpoint!.close(
+                CloseCode.InternalError,
+                "Keepalive timeout",
+              );
+            } catch {
+              // Already closing.
+            }
+          }
+          this.#abandon();
+          return;
+      }
+    }
+  }
+}
+
+/** The UTF-8 length of a string, without encoding it. */
+function utf8Length(text: string): number {
+  let length = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0x80) continue;
+    if (unit < 0x800) {
+      length += 1;
+    } else if (
+      unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length &&
+      (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00
+    ) {
+      length += 2; // A surrogate pair: 2 units, 4 bytes.
+      i++;
+    } else {
+      length += 2;
+    }
+  }
+  return length;
+}
+
+/**
+ * Checks a size or time option.
+ *
+ * @param name The option's name, for the message.
+ * @param value The value; `undefined` passes.
+ * @param unit `"bytes"` (a non-negative safe integer) or `"milliseconds"`
+ * (a non-negative number that a timer can hold).
+ * @throws {RangeError} If the value is out of range.
+ */
+export function checkLimit(
+  name: string,
+  value: number | undefined,
+  unit: "bytes" | "milliseconds",
+): void {
+  if (value === undefined) return;
+  const valid = unit === "bytes"
+    ? Number.isSafeInteger(value) && value >= 0
+    : typeof value === "number" && value >= 0 && value <= 2 ** 31 - 1;
+  if (!valid) {
+    throw new RangeError(
+      `Cannot use ${name} ${value}: use a non-negative ${
+        unit === "bytes" ? "integer number of bytes" : "number of milliseconds"
+      }${unit === "milliseconds" ? " up to 2147483647" : ""}`,
+    );
+  }
+}
+
+function doNothing(): void {}

@@ -1,0 +1,336 @@
+/**
+ * Upgrading a request to a WebSocket connection, whichever server received
+ * it: wstream's {@linkcode serve}, {@linkcode attachToNodeServer},
+ * `Deno.serve`, or `Bun.serve` with {@linkcode bunServeOptions}.
+ *
+ * @module
+ */
+
+import { answerUpgrade } from "../core/handshake.ts";
+import type { UpgradeOptions } from "../core/handshake.ts";
+import {
+  bunPendingUpgrades,
+  checkLimit,
+  NATIVE_DEFAULT_IDLE_TIMEOUT,
+  NATIVE_DEFAULT_MAX_MESSAGE_SIZE,
+  NATIVE_DEFAULT_PING_INTERVAL,
+  NativeSocket,
+  type NativeSocketOptions,
+} from "../native/_native_socket.ts";
+import { upgradedByDeno, upgradeDeno } from "../native/deno_serve.ts";
+import { pendingUpgrades } from "./_pending_upgrade.ts";
+import type { ServerConnectionDefaults } from "../connection/_server_defaults.ts";
+import { WebSocketConnection } from "../connection/websocket_connection.ts";
+import type { WebSocketConnectionOptions } from "../connection/websocket_connection.ts";
+import type { WebSocketStreamLike } from "../connection/websocket_stream_like.ts";
+
+/**
+ * Options of {@linkcode upgrade}: the handshake's and the connection's.
+ * Connection options left `undefined` take the server's defaults
+ * ({@linkcode serve}'s, {@linkcode attachToNodeServer}'s or
+ * {@linkcode bunServeOptions}'s options; under `Deno.serve`, the defaults
+ * of `serve()`).
+ */
+export interface ServerUpgradeOptions extends UpgradeOptions {
+  /**
+   * The largest message accepted, in bytes; larger fails with 1009.
+   *
+   * @default {16777216} (16 MiB), or the server's `maxMessageSize`
+   */
+  maxMessageSize?: number;
+  /**
+   * How long to wait, in milliseconds, for the client to answer our close
+   * frame before closing the TCP connection.
+   *
+   * @default {5000}
+   */
+  closeTimeout?: number;
+  /**
+   * Send a keepalive ping every this many milliseconds; 0 disables
+   * keepalive. A peer that sends nothing for `pongTimeout` after a ping is
+   * dropped and `closed` reports 1006. Under `Deno.serve`, Deno sends the
+   * pings (every `pingInterval` rounded up to whole seconds, and waits as
+   * long for the pong).
+   *
+   * @default {30000}, or the server's `pingInterval`
+   */
+  pingInterval?: number;
+  /**
+   * How long after a keepalive ping the peer must have sent something, in
+   * milliseconds (not under `Deno.serve`: see `pingInterval`).
+   *
+   * @default {pingInterval}
+   */
+  pongTimeout?: number;
+  /**
+   * Close with 1001 ("Idle timeout") after this many milliseconds without
+   * receiving anything; 0: never.
+   *
+   * @default {120000}, or the server's `idleTimeout`
+   */
+  idleTimeout?: number;
+  /**
+   * How many bytes of received messages may wait unread in `readable`
+   * before wstream stops reading from the socket (text counts its UTF-16
+   * length). Under `Deno.serve` and `Bun.serve`, which cannot stop
+   * reading, this is only the stream's high-water mark: see
+   * `maxUnreadBytes`.
+   *
+   * @default {1048576} (1 MiB)
+   */
+  readableHighWaterMark?: number;
+  /**
+   * How many bytes may be sent and not yet accepted by the OS before writes
+   * to `writable` wait.
+   *
+   * @default {1048576} (1 MiB)
+   */
+  writableHighWaterMark?: number;
+  /**
+   * Under `Deno.serve` and `Bun.serve` only, where the runtime reads every
+   * message and cannot be paused: the most bytes of messages that may wait
+   * unread in `readable`. A message that arrives past it, while older ones
+   * are still unread, closes the connection with 1008 and `readable` errors;
+   * a message arriving while nothing is unread is always taken (it is
+   * bounded by `maxMessageSize`). wstream's own servers never need it:
+   * they stop reading instead.
+   *
+   * @default {16777216} (16 MiB)
+   */
+  maxUnreadBytes?: number;
+}
+
+/** What {@linkcode upgrade} resolves with. */
+export interface UpgradeResult {
+  /**
+   * The response the handler must return: the 101 answer when the upgrade
+   * was accepted, else a 4xx with a plain-text reason.
+   */
+  response: Response;
+  /**
+   * The WebSocket connection, open once the handler returned `response`;
+   * `null` when the upgrade was refused.
+   */
+  socket: WebSocketStreamLike | null;
+}
+
+const NUMERIC_OPTIONS = [
+  ["maxMessageSize", "bytes"],
+  ["closeTimeout", "milliseconds"],
+  ["pingInterval", "milliseconds"],
+  ["pongTimeout", "milliseconds"],
+  ["idleTimeout", "milliseconds"],
+  ["readableHighWaterMark", "bytes"],
+  ["writableHighWaterMark", "bytes"],
+  ["maxUnreadBytes", "bytes"],
+] as const;
+
+/**
+ * Answers a WebSocket upgrade request inside a request handler, on
+ * whichever server received it, with one socket API everywhere.
+ *
+ * Validates the request with {@linkcode answerUpgrade} (method, `Upgrade`,
+ * `Connection`, `Sec-WebSocket-Version`, `Sec-WebSocket-Key`, origin,
+ * subprotocol), the same way on every server. A refused request resolves
+ * with the 4xx response (400, 403, 405 or 426, plain-text reason) and
+ * `socket: null`. An accepted one resolves with the 101 response, which the
+ * handler must return, and the socket, whose `opened` resolves once that
+ * response went out. If the handler returns any other response, `opened`
+ * rejects and `closed` resolves with 1006 (under `Deno.serve`, Deno gives
+ * no such signal and `opened` never settles).
+ *
+ * The path taken, in order:
+ *
+ * 1. A request of wstream's {@linkcode serve} or
+ *    {@linkcode attachToNodeServer} (Deno, Bun, Node): wstream's own codec
+ *    over the raw socket ({@linkcode WebSocketConnection}); bytes the client
+ *    sent right after its request head are its first frames.
+ * 2. On Deno, a request of `Deno.serve`: `Deno.upgradeWebSocket` with the
+ *    chosen subprotocol; Deno's WebSocket underneath.
+ * 3. On Bun, a request of `Bun.serve` whose options came from
+ *    {@linkcode bunServeOptions}: Bun's `server.upgrade()` once the handler
+ *    returned; Bun's WebSocket underneath.
+ *
+ * On the native paths (2, 3) the socket keeps the same semantics (close
+ * after pending writes, `closed` codes, `readable` ending or erroring,
+ * write backpressure), but reading cannot be paused: see `maxUnreadBytes`.
+ *
+ * @param request The request the handler received.
+ * @param options Subprotocols, allowed origins, extra 101 headers, limits.
+ * @returns The response to return from the handler and the socket.
+ * @throws {TypeError} If an accepted request came from none of those
+ * servers, or if `upgrade()` was already called for it or its handler
+ * returned.
+ * @throws {RangeError} If a size or time option is out of range.
+ * @throws Whatever the `protocols` or `origin` callback throws.
+ *
+ * @example Accept upgrades and echo messages
+ * ```ts
+ * import { serve, upgrade } from "@wstream/wstream";
+ *
+ * const server = serve({ port: 0 }, async (request) => {
+ *   const { response, socket } = await upgrade(request, {
+ *     protocols: ["chat"],
+ *     maxMessageSize: 1 << 20,
+ *   });
+ *   if (socket === null) return response; // refused: 400/403/405/426
+ *   socket.opened.then(async ({ readable, writable }) => {
+ *     const writer = writable.getWriter();
+ *     for await (const message of readable) await writer.write(message);
+ *   }).catch(() => {});
+ *   return response;
+ * });
+ * await server.shutdown();
+ * ```
+ *
+ * @example The same handler under Deno.serve
+ * ```ts ignore
+ * import { upgrade } from "@wstream/wstream";
+ *
+ * Deno.serve({ port: 8080 }, async (request) => {
+ *   const { response, socket } = await upgrade(request, { protocols: ["chat"] });
+ *   socket?.opened.then(async ({ readable, writable }) => {
+ *     const writer = writable.getWriter();
+ *     for await (const message of readable) await writer.write(message);
+ *   }).catch(() => {});
+ *   return response;
+ * });
+ * ```
+ */
+export async function upgrade(
+  request: Request,
+  options: ServerUpgradeOptions = {},
+): Promise<UpgradeResult> {
+  for (const [name, unit] of NUMERIC_OPTIONS) {
+    checkLimit(name, options[name], unit);
+  }
+  // Too late or too often: say so before reading the request, which Deno
+  // closes once upgraded and Bun clears once answered.
+  const claimable = pendingUpgrades.get(request) ??
+    bunPendingUpgrades.get(request);
+  if (claimable?.settled === true) checkUnclaimed(claimable);
+  if (upgradedByDeno(request)) throw new TypeError(ALREADY_CALLED);
+  const answer = await answerUpgrade(request, options);
+  if (!answer.accepted) return { response: answer.response, socket: null };
+  const url = request.url.replace(/^http/, "ws");
+
+  // 1. wstream's serve() or attachToNodeServer(): our codec, raw socket.
+  const pending = pendingUpgrades.get(request);
+  if (pending !== undefined) {
+    checkUnclaimed(pending);
+    const connectionOptions: WebSocketConnectionOptions = {
+      role: "server",
+      url,
+      protocol: answer.protocol,
+      extensions: answer.extensions,
+      head: pending.head,
+    };
+    const merged = withDefaults(options, pending.defaults);
+    for (
+      const name of [
+        "maxMessageSize",
+        "closeTimeout",
+        "pingInterval",
+        "pongTimeout",
+        "idleTimeout",
+        "readableHighWaterMark",
+        "writableHighWaterMark",
+      ] as const
+    ) {
+      const value = merged[name];
+      if (value !== undefined) connectionOptions[name] = value;
+    }
+    const socket = new WebSocketConnection(
+      pending.transport,
+      connectionOptions,
+    );
+    pending.response = answer.response;
+    pending.socket = socket;
+    return { response: answer.response, socket };
+  }
+
+  // 2. Deno.serve: Deno's WebSocket.
+  const deno = upgradeDeno(
+    request,
+    answer,
+    nativeOptions(url, answer.protocol, options),
+  );
+  if (deno !== null) return deno;
+
+  // 3. Bun.serve with bunServeOptions(): Bun's WebSocket, once the handler
+  // returned the response.
+  const bun = bunPendingUpgrades.get(request);
+  if (bun !== undefined) {
+    checkUnclaimed(bun);
+    const native = new NativeSocket(
+      nativeOptions(url, answer.protocol, withDefaults(options, bun.defaults)),
+    );
+    bun.response = answer.response;
+    bun.native = native;
+    return { response: answer.response, socket: native.socket };
+  }
+
+  throw new TypeError(
+    "upgrade() got a request from a server it cannot upgrade: use it in a " +
+      "handler of wstream's serve(), of attachToNodeServer() (node:http), " +
+      "of Deno.serve, or of Bun.serve({ ...bunServeOptions(handler) })",
+  );
+}
+
+const ALREADY_CALLED = "upgrade() was already called for this request";
+
+/** Refuses a second `upgrade()`, or one after the handler returned. */
+function checkUnclaimed(
+  pending: { response: Response | null; settled: boolean },
+): void {
+  if (pending.response !== null || pending.settled) {
+    throw new TypeError(
+      pending.settled
+        ? "upgrade() was called after the handler returned: await it inside the handler"
+        : ALREADY_CALLED,
+    );
+  }
+}
+
+/** The upgrade's options over the server's defaults over the built-in ones. */
+function withDefaults(
+  options: ServerUpgradeOptions,
+  defaults: ServerConnectionDefaults,
+): ServerUpgradeOptions {
+  const merged: ServerUpgradeOptions = { ...options };
+  for (
+    const name of [
+      "maxMessageSize",
+      "closeTimeout",
+      "pingInterval",
+      "pongTimeout",
+      "idleTimeout",
+    ] as const
+  ) {
+    if (merged[name] === undefined && defaults[name] !== undefined) {
+      merged[name] = defaults[name];
+    }
+  }
+  return merged;
+}
+
+/** The options of a native socket, with the native paths' defaults. */
+function nativeOptions(
+  url: string,
+  protocol: string,
+  options: ServerUpgradeOptions,
+): NativeSocketOptions {
+  const pingInterval = options.pingInterval ?? NATIVE_DEFAULT_PING_INTERVAL;
+  return {
+    url,
+    protocol,
+    maxMessageSize: options.maxMessageSize ?? NATIVE_DEFAULT_MAX_MESSAGE_SIZE,
+    closeTimeout: options.closeTimeout,
+    readableHighWaterMark: options.readableHighWaterMark,
+    writableHighWaterMark: options.writableHighWaterMark,
+    maxUnreadBytes: options.maxUnreadBytes,
+    pingInterval,
+    pongTimeout: options.pongTimeout ?? pingInterval,
+    idleTimeout: options.idleTimeout ?? NATIVE_DEFAULT_IDLE_TIMEOUT,
+  };
+}

@@ -1,0 +1,145 @@
+/**
+ * The types every wstream TCP transport shares: a connection, a listener,
+ * their addresses and options.
+ *
+ * @module
+ */
+
+/** A TCP endpoint address. */
+export interface NetAddr {
+  /** The IP address, such as `"127.0.0.1"`. */
+  hostname: string;
+  /** The TCP port. */
+  port: number;
+}
+
+/**
+ * A TCP (or TLS) connection as a pair of byte streams (the
+ * `ByteStreamPair` a `WebSocketConnection` runs over) plus its addresses
+ * and a `closed` promise. Deno, Bun and Node transports all keep this
+ * contract:
+ *
+ * - `readable` is pull-based: the socket is read only while a consumer
+ *   reads, so a consumer that stops reading stops the peer (TCP flow
+ *   control). Every chunk is a fresh `Uint8Array` the consumer owns and may
+ *   mutate. It closes at EOF and errors on a socket error.
+ * - `writable.write()` resolves once every byte was handed to the kernel
+ *   (short writes are retried), so awaiting it is backpressure. Writes after
+ *   the socket is gone reject.
+ * - Closing `writable` then cancelling `readable` (or reaching its end)
+ *   is a lingering close (RFC 9112 §9.6): FIN is sent at once, then what
+ *   the peer still sends is read and discarded until it closes too, for at
+ *   most 2 s and 1 MiB, so that bytes in flight are not answered with a TCP
+ *   reset that would destroy our last bytes (a close frame, an HTTP
+ *   response) before the peer reads them. `readable.cancel()` resolves once
+ *   the socket is closed.
+ * - Aborting `writable`, cancelling `readable` while `writable` is open,
+ *   or calling {@linkcode TcpConnection.close} closes the socket at once.
+ *   All are idempotent. Per the Streams standard, `writable.abort()` waits
+ *   for a write in flight; `close()` and `readable.cancel()` do not.
+ */
+export interface TcpConnection {
+  /** The bytes received, one fresh chunk per socket read. */
+  readonly readable: ReadableStream<Uint8Array>;
+  /** The bytes to send. */
+  readonly writable: WritableStream<Uint8Array>;
+  /** The local address of the socket. */
+  readonly localAddr: NetAddr;
+  /** The peer's address. */
+  readonly remoteAddr: NetAddr;
+  /**
+   * Resolves once this side's socket is closed: by `close()`, at the end
+   * of a lingering close, or by the runtime after a reset. Never rejects.
+   */
+  readonly closed: Promise<void>;
+  /** Closes the socket now, interrupting pending reads and writes. */
+  close(): void;
+}
+
+/** A listening TCP socket. */
+export interface TcpListener {
+  /**
+   * The address it listens on, with the actual port when 0 was asked. On
+   * Node, which binds asynchronously, it is the requested address until
+   * `listening` resolves.
+   */
+  readonly addr: NetAddr;
+  /**
+   * Resolves with the actual address once the socket is bound (at once on
+   * Deno and Bun); rejects if listening failed or the listener was closed
+   * first.
+   */
+  readonly listening: Promise<NetAddr>;
+  /**
+   * Settles once the listener stopped: resolves after
+   * {@linkcode TcpListener.close}, rejects if accepting failed for good.
+   */
+  readonly closed: Promise<void>;
+  /** Stops accepting connections; accepted ones stay open. Idempotent. */
+  close(): void;
+}
+
+/** Options of the transports' `listen*` functions. */
+export interface TcpListenOptions {
+  /**
+   * The server's certificate chain, PEM. With `key`, the listener speaks
+   * TLS; give both or neither.
+   *
+   * @default {undefined} plain TCP
+   */
+  cert?: string;
+  /**
+   * The private key of `cert`, PEM.
+   *
+   * @default {undefined} plain TCP
+   */
+  key?: string;
+  /**
+   * The interface to listen on.
+   *
+   * @default {"127.0.0.1"}
+   */
+  hostname?: string;
+  /**
+   * The port; 0 picks a free ephemeral port (read it from `addr.port`).
+   *
+   * @default {0}
+   */
+  port?: number;
+}
+
+/** Options of the transports' `connect*` functions. */
+export interface TcpConnectOptions {
+  /**
+   * The host to connect to.
+   *
+   * @default {"127.0.0.1"}
+   */
+  hostname?: string;
+  /** The port to connect to. */
+  port: number;
+  /**
+   * Speak TLS: the connect functions resolve once the TLS handshake is done
+   * and the server's certificate verified (they reject otherwise).
+   *
+   * @default {undefined} plain TCP
+   */
+  tls?: TlsConnectOptions;
+}
+
+/** The TLS part of {@linkcode TcpConnectOptions}. */
+export interface TlsConnectOptions {
+  /**
+   * Certificates (PEM) trusted as roots in addition to the runtime's
+   * default ones: a private CA, or a self-signed server certificate.
+   *
+   * @default {undefined} only the runtime's default roots
+   */
+  caCerts?: string[];
+  /**
+   * The name sent in SNI and checked against the server's certificate.
+   *
+   * @default {hostname}
+   */
+  serverName?: string;
+}

@@ -1,0 +1,94 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { KeepaliveMonitor } from "../../lib/core/keepalive.ts";
+
+/** Ticks a monitor and records the actions, as [time, action] pairs. */
+function run(
+  monitor: KeepaliveMonitor,
+  until: number,
+  received: readonly number[] = [],
+): [number, string][] {
+  const actions: [number, string][] = [];
+  for (let now = 0; now <= until; now += monitor.tickInterval) {
+    for (const at of received) {
+      if (at > now - monitor.tickInterval && at <= now) monitor.received(at);
+    }
+    const action = monitor.tick(now);
+    if (action !== null) actions.push([now, action]);
+    if (action === "dead" || action === "idle") break;
+  }
+  return actions;
+}
+
+describe("KeepaliveMonitor", () => {
+  test("KeepaliveMonitor is disabled without pings or an idle timeout", () => {
+    const monitor = new KeepaliveMonitor({}, 0);
+    assert.equal(monitor.tickInterval, 0);
+    assert.equal(monitor.tick(1_000_000), null);
+  });
+
+  test("KeepaliveMonitor pings every interval while the peer answers", () => {
+    const monitor = new KeepaliveMonitor({ pingInterval: 100 }, 0);
+    assert.equal(monitor.tickInterval, 50);
+    const answers = [110, 210, 310, 410];
+    assert.deepEqual(run(monitor, 450, answers), [
+      [100, "ping"],
+      [200, "ping"],
+      [300, "ping"],
+      [400, "ping"],
+    ]);
+  });
+
+  test("KeepaliveMonitor declares a silent peer dead pongTimeout after the ping", () => {
+    const monitor = new KeepaliveMonitor(
+      { pingInterval: 100, pongTimeout: 40 },
+      0,
+    );
+    assert.deepEqual(run(monitor, 1000), [[100, "ping"], [140, "dead"]]);
+  });
+
+  test("KeepaliveMonitor counts any data as an answer, not only pongs", () => {
+    const monitor = new KeepaliveMonitor({
+      pingInterval: 100,
+      pongTimeout: 100,
+    }, 0);
+    // Data keeps arriving (say, a large message) but no pong: still alive.
+    const data = Array.from({ length: 20 }, (_, i) => 150 + i * 50);
+    const actions = run(monitor, 1000, data);
+    assert.ok(actions.every(([, action]) => action === "ping"), `${actions}`);
+  });
+
+  test("KeepaliveMonitor times the pong deadline from the oldest unanswered ping", () => {
+    const monitor = new KeepaliveMonitor(
+      { pingInterval: 50, pongTimeout: 120 },
+      0,
+    );
+    // Pings at 50 and 100 go unanswered; the deadline runs from 50.
+    assert.deepEqual(run(monitor, 1000), [
+      [50, "ping"],
+      [100, "ping"],
+      [150, "ping"],
+      [175, "dead"],
+    ]);
+  });
+
+  test("KeepaliveMonitor reports idle after idleTimeout without data", () => {
+    const monitor = new KeepaliveMonitor({ idleTimeout: 300 }, 0);
+    assert.equal(monitor.tickInterval, 150);
+    // Data at 100; idle from 400 on, seen at the first tick after: 450.
+    assert.deepEqual(run(monitor, 10_000, [100]), [[450, "idle"]]);
+  });
+
+  for (
+    const options of [
+      { pingInterval: -1 },
+      { pongTimeout: NaN },
+      { idleTimeout: Infinity },
+    ]
+  ) {
+    const [[name, value]] = Object.entries(options) as [[string, number]];
+    test(`KeepaliveMonitor refuses ${name} ${value} with RangeError`, () => {
+      assert.throws(() => new KeepaliveMonitor(options, 0), RangeError);
+    });
+  }
+});
