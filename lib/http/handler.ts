@@ -5,7 +5,31 @@
  */
 
 /**
- * Handles one request. Return the response of `upgrade()` to switch
- * to WebSocket, or any other response to answer plain HTTP.
+ * What a server knows of a request besides the request itself: the second
+ * argument of a {@linkcode ServeHandler}, in the shape of `Deno.serve`'s
+ * `ServeHandlerInfo` (so one handler serves both).
  */
-export type ServeHandler = (request: Request) => Response | Promise<Response>;
+export interface ServeHandlerInfo {
+  /** The address of the client (its IP address and port). */
+  remoteAddr: { transport: "tcp"; hostname: string; port: number };
+}
+
+/**
+ * Handles one request. Return the response of `upgrade()` to switch
+ * to WebSocket, or any other response to answer plain HTTP. `info` carries
+ * the client's address on every placement (wstream's `serve()`,
+ * `attachToNodeServer()`, `Bun.serve` with `bunServeOptions()`, and
+ * `Deno.serve`, which passes its own `info`).
+ *
+ * @example A handler that greets the client by address
+ * ```ts
+ * import type { ServeHandler } from "@wstream/wstream";
+ *
+ * const handler: ServeHandler = (_request, info) =>
+ *   new Response(`hello ${info.remoteAddr.hostname}`);
+ * ```
+ */
+export type ServeHandler = (
+  request: Request,
+  info: ServeHandlerInfo,
+) => Response | Promise<Response>;

@@ -70,6 +70,10 @@ export interface BunServerLike {
     request: Request,
     options: { headers: Headers; data: unknown },
   ): boolean;
+  /** The client's address (Bun ≥ 1.0.4), `null` when unknown. */
+  requestIP?(
+    request: Request,
+  ): { address: string; port: number } | null;
 }
 
 /** The part of Bun's `ServerWebSocket` that {@linkcode bunServeOptions} uses. */
@@ -257,7 +261,14 @@ export function bunServeOptions(
     bunPendingUpgrades.set(request, pending);
     let response: Response;
     try {
-      response = await handler(request);
+      const address = server.requestIP?.(request) ?? null;
+      response = await handler(request, {
+        remoteAddr: {
+          transport: "tcp",
+          hostname: address?.address ?? "",
+          port: address?.port ?? 0,
+        },
+      });
     } catch (error) {
       pending.native?.failOpen(error);
       throw error;

@@ -9,6 +9,7 @@
  * @module
  */
 
+import type { ServeHandler } from "../http/handler.ts";
 import type { TcpConnection } from "../transports/tcp_connection.ts";
 import type { ServerConnectionDefaults } from "../connection/_server_defaults.ts";
 import type { WebSocketStreamLike } from "../connection/websocket_stream_like.ts";
@@ -18,7 +19,7 @@ import { requireChannel } from "../transports/_socket_channel.ts";
 /** What the exchange needs from its server. */
 export interface ExchangeContext {
   /** Answers the request. */
-  handler: (request: Request) => Response | Promise<Response>;
+  handler: ServeHandler;
   /** Turns a handler error into a response. */
   onError: ((error: unknown) => Response | Promise<Response>) | undefined;
   /** Connection settings for `upgrade()`. */
@@ -36,6 +37,7 @@ export type ExchangeOutcome = "upgraded" | "answered";
 const SETTLED: PendingUpgrade = {
   head: new Uint8Array(0),
   transport: new Promise<never>(() => {}),
+  remoteAddr: null,
   defaults: {},
   response: null,
   socket: null,
@@ -105,6 +107,7 @@ export async function runExchange(
   const pending: PendingUpgrade = {
     head: rest,
     transport: transport.promise,
+    remoteAddr: connection.remoteAddr ?? null,
     defaults: context.defaults,
     response: null,
     socket: null,
@@ -113,7 +116,9 @@ export async function runExchange(
   pendingUpgrades.set(request, pending);
   let response: Response;
   try {
-    response = await context.handler(request);
+    response = await context.handler(request, {
+      remoteAddr: { transport: "tcp", ...connection.remoteAddr },
+    });
     if (!(response instanceof Response)) {
       throw new TypeError(
         `The handler returned ${

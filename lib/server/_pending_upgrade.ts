@@ -7,7 +7,7 @@
 
 import type { ServerConnectionDefaults } from "../connection/_server_defaults.ts";
 import type { WebSocketStreamLike } from "../connection/websocket_stream_like.ts";
-import type { TcpConnection } from "../transports/tcp_connection.ts";
+import type { NetAddr, TcpConnection } from "../transports/tcp_connection.ts";
 
 /**
  * The socket behind a `Request` that wstream's `serve()` (or
@@ -26,6 +26,8 @@ export interface PendingUpgrade {
   readonly head: Uint8Array;
   /** Resolved by the server once the 101 head is written; rejected if not. */
   readonly transport: Promise<TcpConnection>;
+  /** The client's address, `null` where the transport does not know it. */
+  readonly remoteAddr: NetAddr | null;
   /** The server's connection settings, below `upgrade()`'s own options. */
   readonly defaults: ServerConnectionDefaults;
   /** The 101 response `upgrade()` produced, `null` until it is called. */

@@ -37,6 +37,8 @@ export interface NodeIncomingMessageLike {
     readonly encrypted?: boolean;
     readonly localAddress?: string | undefined;
     readonly localPort?: number | undefined;
+    readonly remoteAddress?: string | undefined;
+    readonly remotePort?: number | undefined;
   };
   /** The request body, chunk by chunk. */
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array>;
@@ -268,7 +270,13 @@ async function respond(
   try {
     const request = toRequest(message, true);
     try {
-      response = await context.handler(request);
+      response = await context.handler(request, {
+        remoteAddr: {
+          transport: "tcp",
+          hostname: message.socket.remoteAddress ?? "",
+          port: message.socket.remotePort ?? 0,
+        },
+      });
       if (!(response instanceof Response) || response.status < 200) {
         throw new TypeError(
           "The handler must return a Response with a status of 200 or more",

@@ -21,7 +21,7 @@ import type { HttpHead } from "../http/request_head.ts";
 import { getBun, getDeno } from "../transports/_runtime_types.ts";
 import type { ServerConnectionDefaults } from "../connection/_server_defaults.ts";
 import type { ServeHandler } from "../http/handler.ts";
-export type { ServeHandler } from "../http/handler.ts";
+export type { ServeHandler, ServeHandlerInfo } from "../http/handler.ts";
 import type {
   NetAddr,
   TcpConnection,

@@ -227,9 +227,9 @@ describe("attachToNodeServer", { timeout: TEST_TIMEOUT }, () => {
       response.end("no WebSocket here");
     });
     let calls = 0;
-    const { port, detach } = await listen(server, (request) => {
+    const { port, detach } = await listen(server, (request, info) => {
       calls++;
-      return echoHandler()(request);
+      return echoHandler()(request, info);
     });
     try {
       const ws = await RawWebSocket.open(port);

@@ -452,9 +452,9 @@ describe("serve limits and keepalive", { timeout: TEST_TIMEOUT }, () => {
     const { cert, key } = generateSelfSignedCert();
     const urls: string[] = [];
     const echo = echoHandler();
-    const server = await start((request) => {
+    const server = await start((request, info) => {
       urls.push(request.url);
-      return echo(request);
+      return echo(request, info);
     }, { cert, key });
     const tls = { caCerts: [cert], serverName: "localhost" };
     try {
@@ -567,9 +567,12 @@ describe("serve limits and keepalive", { timeout: TEST_TIMEOUT }, () => {
   });
 
   it("gives upgrades maxMessageSize, unless upgrade() sets its own", async () => {
-    const server = await start((request) => {
+    const server = await start((request, info) => {
       const big = new URL(request.url).pathname === "/big";
-      return echoHandler([], big ? { maxMessageSize: 1000 } : {})(request);
+      return echoHandler([], big ? { maxMessageSize: 1000 } : {})(
+        request,
+        info,
+      );
     }, { maxMessageSize: 10 });
     try {
       const big = await RawWebSocket.open(server.addr.port, { path: "/big" });
