@@ -8,13 +8,9 @@ import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { getBun, getDeno } from "../lib/transports/_runtime_types.ts";
+import { getDeno } from "../lib/transports/_runtime_types.ts";
 import { timeout } from "./_test_utils.ts";
 
-/** wstream's server runs on Deno and Bun only, for now. */
-const SKIP = getDeno() === undefined && getBun() === undefined
-  ? "serve() needs Deno or Bun"
-  : false;
 const TEST_TIMEOUT = 30_000;
 
 /** Starts `examples/<name>` with this runtime, as its doc says to run it. */
@@ -63,7 +59,7 @@ async function stop(child: ChildProcess): Promise<void> {
   });
 }
 
-describe("examples", { timeout: TEST_TIMEOUT, skip: SKIP }, () => {
+describe("examples", { timeout: TEST_TIMEOUT }, () => {
   it("echo.ts prints its port and echoes text and binary messages", async () => {
     const child = runExample("echo.ts", { PORT: "0" });
     try {

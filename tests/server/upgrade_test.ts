@@ -1,16 +1,11 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { getBun, getDeno } from "../../lib/transports/_runtime_types.ts";
 import { serve } from "../../lib/server/serve.ts";
 import { upgrade } from "../../lib/server/upgrade.ts";
 import type { UpgradeResult } from "../../lib/server/upgrade.ts";
 import type { WebSocketStreamLike } from "../../lib/connection/websocket_stream_like.ts";
 import { echoUpgraded, timeout } from "../_test_utils.ts";
 
-/** wstream's server runs on Deno and Bun only, for now. */
-const SKIP = getDeno() === undefined && getBun() === undefined
-  ? "serve() needs Deno or Bun"
-  : false;
 const TEST_TIMEOUT = 15_000;
 
 const VALID_HEADERS = {
@@ -95,7 +90,6 @@ describe("upgrade", { timeout: TEST_TIMEOUT }, () => {
 
   it(
     "negotiates the subprotocol and reports the ws: URL",
-    { skip: SKIP },
     async () => {
       const sockets: WebSocketStreamLike[] = [];
       const server = serve({ port: 0 }, async (request) => {
@@ -107,6 +101,7 @@ describe("upgrade", { timeout: TEST_TIMEOUT }, () => {
         return response;
       });
       try {
+        await server.listening; // Node binds asynchronously.
         const { ws, closed } = await openNative(
           `ws://127.0.0.1:${server.addr.port}/room?id=1`,
           ["v1.chat", "v2.chat"],
@@ -133,89 +128,98 @@ describe("upgrade", { timeout: TEST_TIMEOUT }, () => {
     },
   );
 
-  it("applies maxMessageSize: a larger message closes with 1009", {
-    skip: SKIP,
-  }, async () => {
-    const sockets: WebSocketStreamLike[] = [];
-    const server = serve({ port: 0 }, async (request) => {
-      const { response, socket } = await upgrade(request, {
-        maxMessageSize: 1024,
+  it(
+    "applies maxMessageSize: a larger message closes with 1009",
+    {},
+    async () => {
+      const sockets: WebSocketStreamLike[] = [];
+      const server = serve({ port: 0 }, async (request) => {
+        const { response, socket } = await upgrade(request, {
+          maxMessageSize: 1024,
+        });
+        if (socket !== null) {
+          sockets.push(socket);
+          socket.opened.then(async ({ readable }) => {
+            for await (const _ of readable) { /* discard */ }
+          }).catch(() => {});
+        }
+        return response;
       });
-      if (socket !== null) {
-        sockets.push(socket);
-        socket.opened.then(async ({ readable }) => {
-          for await (const _ of readable) { /* discard */ }
-        }).catch(() => {});
-      }
-      return response;
-    });
-    try {
-      const { ws, closed } = await openNative(
-        `ws://127.0.0.1:${server.addr.port}/`,
-      );
-      ws.send(new Uint8Array(1024)); // At the limit: fine.
-      ws.send(new Uint8Array(1025));
-      const event = await timeout(closed, 5000, "client closed");
-      assert.equal(event.code, 1009);
-      const [socket] = sockets;
-      assert.ok(socket !== undefined);
-      assert.equal(
-        (await timeout(socket.closed, 5000, "closed")).closeCode,
-        1009,
-      );
-    } finally {
-      await server.shutdown();
-    }
-  });
-
-  it("takes the server's maxMessageSize unless the upgrade sets its own", {
-    skip: SKIP,
-  }, async () => {
-    const sockets: WebSocketStreamLike[] = [];
-    const server = serve(
-      { port: 0, maxMessageSize: 1024 },
-      async (request) => {
-        const own = new URL(request.url).pathname === "/own";
-        return echoUpgraded(
-          await upgrade(request, own ? { maxMessageSize: 2048 } : {}),
-          sockets,
+      try {
+        await server.listening; // Node binds asynchronously.
+        const { ws, closed } = await openNative(
+          `ws://127.0.0.1:${server.addr.port}/`,
         );
-      },
-    );
-    try {
-      const base = `ws://127.0.0.1:${server.addr.port}`;
-      const own = await openNative(`${base}/own`);
-      own.ws.binaryType = "arraybuffer";
-      const echoed = new Promise<MessageEvent>((resolve) =>
-        own.ws.addEventListener(
-          "message",
-          (event) => resolve(event as MessageEvent),
-          { once: true },
-        )
-      );
-      own.ws.send(new Uint8Array(2048));
-      assert.equal(
-        ((await timeout(echoed, 5000, "echo")).data as ArrayBuffer).byteLength,
-        2048,
-      );
-      own.ws.send(new Uint8Array(2049));
-      assert.equal((await timeout(own.closed, 5000, "own closed")).code, 1009);
+        ws.send(new Uint8Array(1024)); // At the limit: fine.
+        ws.send(new Uint8Array(1025));
+        const event = await timeout(closed, 5000, "client closed");
+        assert.equal(event.code, 1009);
+        const [socket] = sockets;
+        assert.ok(socket !== undefined);
+        assert.equal(
+          (await timeout(socket.closed, 5000, "closed")).closeCode,
+          1009,
+        );
+      } finally {
+        await server.shutdown();
+      }
+    },
+  );
 
-      const serverDefault = await openNative(`${base}/`);
-      serverDefault.ws.send(new Uint8Array(1025));
-      assert.equal(
-        (await timeout(serverDefault.closed, 5000, "default closed")).code,
-        1009,
+  it(
+    "takes the server's maxMessageSize unless the upgrade sets its own",
+    {},
+    async () => {
+      const sockets: WebSocketStreamLike[] = [];
+      const server = serve(
+        { port: 0, maxMessageSize: 1024 },
+        async (request) => {
+          const own = new URL(request.url).pathname === "/own";
+          return echoUpgraded(
+            await upgrade(request, own ? { maxMessageSize: 2048 } : {}),
+            sockets,
+          );
+        },
       );
-      assert.equal(sockets.length, 2);
-    } finally {
-      await server.shutdown();
-    }
-  });
+      try {
+        await server.listening; // Node binds asynchronously.
+        const base = `ws://127.0.0.1:${server.addr.port}`;
+        const own = await openNative(`${base}/own`);
+        own.ws.binaryType = "arraybuffer";
+        const echoed = new Promise<MessageEvent>((resolve) =>
+          own.ws.addEventListener(
+            "message",
+            (event) => resolve(event as MessageEvent),
+            { once: true },
+          )
+        );
+        own.ws.send(new Uint8Array(2048));
+        assert.equal(
+          ((await timeout(echoed, 5000, "echo")).data as ArrayBuffer)
+            .byteLength,
+          2048,
+        );
+        own.ws.send(new Uint8Array(2049));
+        assert.equal(
+          (await timeout(own.closed, 5000, "own closed")).code,
+          1009,
+        );
+
+        const serverDefault = await openNative(`${base}/`);
+        serverDefault.ws.send(new Uint8Array(1025));
+        assert.equal(
+          (await timeout(serverDefault.closed, 5000, "default closed")).code,
+          1009,
+        );
+        assert.equal(sockets.length, 2);
+      } finally {
+        await server.shutdown();
+      }
+    },
+  );
 
   it(
     "refuses a second upgrade() of the same request and one after the handler returned",
-    { skip: SKIP },
     async () => {
       const errors: unknown[] = [];
       const late = Promise.withResolvers<void>();
@@ -232,6 +236,7 @@ describe("upgrade", { timeout: TEST_TIMEOUT }, () => {
         return first.response;
       });
       try {
+        await server.listening; // Node binds asynchronously.
         const { ws, closed } = await openNative(
           `ws://127.0.0.1:${server.addr.port}/`,
         );
