@@ -10,8 +10,11 @@
  * `ServeHandlerInfo` (so one handler serves both).
  */
 export interface ServeHandlerInfo {
-  /** The address of the client (its IP address and port). */
-  remoteAddr: { transport: "tcp"; hostname: string; port: number };
+  /**
+   * The address of the client (its IP address and port), in the shape of
+   * `Deno.NetAddr` (wstream's servers always report `"tcp"`).
+   */
+  remoteAddr: { transport: "tcp" | "udp"; hostname: string; port: number };
 }
 
 /**
