@@ -55,3 +55,9 @@ export * from "./lib/connection/websocket_stream_like.ts";
 export * from "./lib/core/errors.ts";
 export * from "./lib/core/close_code.ts";
 export type { UpgradeOptions } from "./lib/core/handshake.ts";
+export type { Role } from "./lib/core/frame.ts";
+export type { MessageExtension } from "./lib/core/extension.ts";
+export type {
+  NetAddr,
+  TlsConnectOptions,
+} from "./lib/transports/tcp_connection.ts";

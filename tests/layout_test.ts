@@ -144,11 +144,14 @@ describe("layout of lib/", () => {
       const code = readFileSync(join(ROOT, entry), "utf8")
         .replace(/\/\*[\s\S]*?\*\//g, "")
         .trim();
-      for (const line of code.split("\n")) {
+      const statements = code.split(";").map((statement) => statement.trim())
+        .filter((statement) => statement !== "");
+      assert.ok(statements.length > 0, `${entry} exports nothing`);
+      for (const statement of statements) {
         assert.match(
-          line,
-          /^export (\*|type \{[^}]*\}) from "\.\/lib\/[a-z0-9_/]+\.ts";$/,
-          `${entry}: ${line}`,
+          statement,
+          /^export (\*|type \{[^}]*\}) from "\.\/lib\/[a-z0-9_/]+\.ts"$/,
+          `${entry}: ${statement}`,
         );
       }
     }
