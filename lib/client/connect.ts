@@ -382,6 +382,7 @@ export async function connect(
     signal?.removeEventListener("abort", onAbort);
     const connection = socket;
     socket = null; // Owned by the WebSocket connection from now on.
+    connectionOptions.remoteAddr = remoteAddrOf(connection);
     return new WebSocketConnection({
       readable: connection.readable,
       writable: connection.writable,
@@ -393,6 +394,18 @@ export async function connect(
     clearTimeout(timer);
     signal?.removeEventListener("abort", onAbort);
     socket?.close();
+  }
+}
+
+/** The server's address, `null` if the runtime cannot tell. */
+function remoteAddrOf(
+  connection: TcpConnection,
+): { hostname: string; port: number } | null {
+  try {
+    const { hostname, port } = connection.remoteAddr;
+    return { hostname, port };
+  } catch {
+    return null;
   }
 }
 

@@ -13,6 +13,7 @@ import { WebSocketError } from "../core/errors.ts";
 import { createClientHandshake } from "../core/handshake.ts";
 import type { WebSocketConnection } from "../connection/websocket_connection.ts";
 import type {
+  NetAddr,
   WebSocketCloseInfo,
   WebSocketOpenInfo,
   WebSocketStreamLike,
@@ -113,7 +114,13 @@ export class WebSocketStream implements WebSocketStreamLike {
    */
   readonly closed: Promise<WebSocketCloseInfo>;
 
+  /**
+   * Whether the URL is `wss:` (the connection runs over TLS), known from
+   * construction.
+   */
+  readonly secure: boolean;
   #connection: WebSocketConnection | null = null;
+  #onpong: ((data: Uint8Array) => void) | null = null;
   #abandon = new AbortController();
   #closedEarly: { closeCode?: number; reason?: string } | null = null;
 
@@ -137,6 +144,7 @@ export class WebSocketStream implements WebSocketStreamLike {
       headers: options.headers ?? {},
     });
     this.url = target.href;
+    this.secure = target.protocol === "wss:";
     const signal = options.signal === undefined
       ? this.#abandon.signal
       : AbortSignal.any([options.signal, this.#abandon.signal]);
@@ -149,6 +157,7 @@ export class WebSocketStream implements WebSocketStreamLike {
           throw this.#abandon.signal.reason;
         }
         this.#connection = connection;
+        connection.onpong = this.#onpong;
         return connection;
       },
     );
@@ -156,6 +165,76 @@ export class WebSocketStream implements WebSocketStreamLike {
     this.closed = connecting.then((connection) => connection.closed);
     this.opened.catch(() => {});
     this.closed.catch(() => {});
+  }
+
+  /** The server's address once connected, `null` before. */
+  get remoteAddr(): NetAddr | null {
+    return this.#connection?.remoteAddr ?? null;
+  }
+
+  /**
+   * Bytes written and not yet taken by the OS (0 before `opened`): see
+   * {@linkcode WebSocketStreamLike.bufferedAmount}.
+   */
+  get bufferedAmount(): number {
+    return this.#connection?.bufferedAmount ?? 0;
+  }
+
+  /**
+   * Called with the payload of every pong received, `null` for none; may
+   * be set before `opened` resolves.
+   *
+   * @default {null}
+   */
+  get onpong(): ((data: Uint8Array) => void) | null {
+    return this.#onpong;
+  }
+
+  set onpong(callback: ((data: Uint8Array) => void) | null) {
+    this.#onpong = callback;
+    if (this.#connection !== null) this.#connection.onpong = callback;
+  }
+
+  /**
+   * Sends a ping and resolves with the round-trip time in milliseconds once
+   * the matching pong (or a later one) arrived: see
+   * {@linkcode WebSocketStreamLike.ping}. Rejects with a `TypeError` before
+   * `opened` resolved.
+   *
+   * @param data At most 125 bytes; without it, 8 unique bytes.
+   * @returns The round-trip time in milliseconds.
+   *
+   * @example Measure the latency to a server
+   * ```ts
+   * import { serve, upgrade, WebSocketStream } from "@wstream/wstream";
+   * import assert from "node:assert/strict";
+   *
+   * const server = serve({ port: 0 }, async (request) => {
+   *   const { response, socket } = await upgrade(request);
+   *   socket?.opened.then(({ readable }) => readable.pipeTo(new WritableStream()))
+   *     .catch(() => {});
+   *   return response;
+   * });
+   * const { port } = await server.listening;
+   * const socket = new WebSocketStream(`ws://127.0.0.1:${port}/`);
+   * await socket.opened;
+   * const rtt = await socket.ping();
+   * assert.ok(rtt >= 0);
+   * socket.close();
+   * await socket.closed;
+   * await server.shutdown();
+   * ```
+   */
+  ping(data?: string | BufferSource): Promise<number> {
+    const connection = this.#connection;
+    if (connection === null) {
+      return Promise.reject(
+        new TypeError(
+          "Cannot ping a WebSocket that is not open: await opened, and ping before close()",
+        ),
+      );
+    }
+    return connection.ping(data);
   }
 
   /**

@@ -9,8 +9,14 @@ import type { WebSocketMessage } from "./websocket_stream_like.ts";
 export interface MessageStreamHooks {
   /** The application wants more messages (the readable's `pull`). */
   pull?: () => void;
-  /** The application cancelled `readable` or closed/aborted `writable`. */
+  /** The application closed `writable`. */
   close: () => void;
+  /**
+   * The application aborted `writable` (queued writes were dropped).
+   *
+   * @param reason The abort reason.
+   */
+  aborted: (reason: unknown) => void;
   /** The application wrote a message; a returned promise holds it back. */
   write: (
     message: string | BufferSource | ArrayBufferView,
@@ -21,8 +27,13 @@ export interface MessageStreamHooks {
    * every message already written).
    */
   accepted: () => void;
-  /** `readable` was cancelled: messages are no longer wanted. */
-  cancelled: () => void;
+  /**
+   * `readable` was cancelled: messages are no longer wanted, and the
+   * connection closes. What it throws rejects `cancel()`.
+   *
+   * @param reason The cancel reason.
+   */
+  cancelled: (reason: unknown) => void;
 }
 
 /** The streams and their controllers. */
@@ -95,9 +106,8 @@ class MessageSource implements UnderlyingDefaultSource<WebSocketMessage> {
     this.hooks.pull?.();
   }
 
-  cancel(): void {
-    this.hooks.cancelled();
-    this.hooks.close();
+  cancel(reason: unknown): void {
+    this.hooks.cancelled(reason);
   }
 }
 
@@ -125,7 +135,7 @@ class MessageSink
     this.hooks.close();
   }
 
-  abort(): void {
-    this.hooks.close();
+  abort(reason: unknown): void {
+    this.hooks.aborted(reason);
   }
 }

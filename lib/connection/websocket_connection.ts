@@ -16,7 +16,18 @@ import { KeepaliveMonitor } from "../core/keepalive.ts";
 import type { Role } from "../core/frame.ts";
 import { Protocol } from "../core/protocol.ts";
 import { StreamPairChannel } from "./_stream_pair_channel.ts";
+import {
+  callUser,
+  closeInfoOfReason,
+  pingPayload,
+  PingTracker,
+  scheduleMacrotask,
+  toSendable,
+  UNSENDABLE_WRITE_CODE,
+  UNSENDABLE_WRITE_REASON,
+} from "./_socket_extras.ts";
 import type {
+  NetAddr,
   WebSocketCloseInfo,
   WebSocketMessage,
   WebSocketOpenInfo,
@@ -122,6 +133,12 @@ export interface WebSocketConnectionOptions {
    * @default {0}
    */
   idleTimeout?: number;
+  /**
+   * The peer's address, reported as `remoteAddr` (the servers and the
+   * client pass the TCP peer's).
+   * @default {null}
+   */
+  remoteAddr?: NetAddr | null;
 }
 
 const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
@@ -130,18 +147,6 @@ const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
  * (transports that read into buffers of their choice: Deno's).
  */
 const DIRECT_READ_MINIMUM = 64 * 1024;
-
-/**
- * Runs `task` after the current event-loop turn: `setImmediate` where the
- * runtime has it (Deno, Bun, Node: no 4 ms clamp for nested timers), else
- * `setTimeout(task, 0)`.
- */
-const scheduleMacrotask: (task: () => void) => void =
-  typeof (globalThis as { setImmediate?: unknown }).setImmediate === "function"
-    ? (task) =>
-      (globalThis as unknown as { setImmediate(task: () => void): void })
-        .setImmediate(task)
-    : (task) => setTimeout(task, 0);
 
 /** A connection's private handlers, for {@linkcode ConnectionPort}. */
 let connectionHandlers: {
@@ -154,7 +159,8 @@ let connectionHandlers: {
     message: string | BufferSource | ArrayBufferView,
   ): Promise<void> | void;
   accepted(connection: WebSocketConnection): void;
-  cancelled(connection: WebSocketConnection): void;
+  cancelled(connection: WebSocketConnection, reason: unknown): void;
+  aborted(connection: WebSocketConnection, reason: unknown): void;
   tick(connection: WebSocketConnection): void;
 };
 
@@ -193,6 +199,27 @@ export class WebSocketConnection implements WebSocketStreamLike {
   readonly opened: Promise<WebSocketOpenInfo>;
   /** Resolves once the connection and its transport are closed. */
   readonly closed: Promise<WebSocketCloseInfo>;
+  /**
+   * The peer's address (the `remoteAddr` option), `null` when unknown.
+   *
+   * @example Log who connected
+   * ```ts ignore
+   * import type { WebSocketStreamLike } from "@wstream/wstream";
+   *
+   * declare const socket: WebSocketStreamLike;
+   * console.log(socket.remoteAddr?.hostname, socket.secure);
+   * ```
+   */
+  readonly remoteAddr: NetAddr | null;
+  /** Whether the URL is `wss:` (the connection runs over TLS). */
+  readonly secure: boolean;
+  /**
+   * Called with the payload of every pong received, `null` for none: see
+   * {@linkcode WebSocketStreamLike.onpong}.
+   *
+   * @default {null}
+   */
+  onpong: ((data: Uint8Array) => void) | null = null;
 
   readonly #options: WebSocketConnectionOptions;
   readonly #protocol: Protocol;
@@ -225,6 +252,8 @@ export class WebSocketConnection implements WebSocketStreamLike {
   #writesProcessed = 0;
   #settled = false;
   readonly #keepalive: KeepaliveMonitor;
+  /** The pings waiting for their pong, once `ping()` was called. */
+  #pings: PingTracker | null = null;
   /** The keepalive period this connection ticks at; 0: not ticking. */
   #keepalivePeriod = 0;
   #peerDead = false;
@@ -248,6 +277,11 @@ export class WebSocketConnection implements WebSocketStreamLike {
     this.#options = { ...options };
     this.#keepalive = new KeepaliveMonitor(options, Date.now());
     this.url = options.url ?? "";
+    this.secure = this.url.startsWith("wss:");
+    const addr = options.remoteAddr;
+    this.remoteAddr = addr == null
+      ? null
+      : { hostname: addr.hostname, port: addr.port };
     const protocolOptions: ConstructorParameters<typeof Protocol>[0] = {
       role: options.role,
     };
@@ -288,11 +322,108 @@ export class WebSocketConnection implements WebSocketStreamLike {
     const code = closeInfo.closeCode ??
       (reason === "" ? undefined : CloseCode.NormalClosure);
     encodeCloseBody(code, reason); // Throws RangeError for what cannot be sent.
-    if (this.#closeRequest !== null) return;
-    this.#closeRequest = { code, reason, afterWrites: this.#writesAccepted };
+    this.#requestClose(code, reason, this.#writesAccepted);
+  }
+
+  /**
+   * Bytes written and not yet taken by the OS: the encoded frames not yet
+   * handed to the transport plus those it has not finished writing. See
+   * {@linkcode WebSocketStreamLike.bufferedAmount}.
+   */
+  get bufferedAmount(): number {
+    if (this.#settled) return 0;
+    return this.#protocol.bufferedAmount + this.#inflight;
+  }
+
+  /**
+   * Sends a ping; resolves with the round-trip time in milliseconds once
+   * the matching pong (or a later one) arrived. See
+   * {@linkcode WebSocketStreamLike.ping}.
+   *
+   * @param data At most 125 bytes; without it, 8 unique bytes.
+   * @returns The round-trip time in milliseconds.
+   *
+   * @example Measure the latency
+   * ```ts ignore
+   * import type { WebSocketStreamLike } from "@wstream/wstream";
+   *
+   * declare const socket: WebSocketStreamLike;
+   * await socket.opened;
+   * console.log(`RTT ${(await socket.ping()).toFixed(1)} ms`);
+   * ```
+   */
+  ping(data?: string | BufferSource): Promise<number> {
+    try {
+      const payload = pingPayload(data);
+      const protocol = this.#protocol;
+      if (
+        this.#channel === null || protocol.state !== "OPEN" ||
+        this.#closeRequest !== null || this.#transportFailed
+      ) {
+        throw new TypeError(
+          "Cannot ping a WebSocket that is not open: await opened, and ping before close()",
+        );
+      }
+      const rtt = (this.#pings ??= new PingTracker()).add(payload);
+      protocol.sendPing(payload);
+      this.#flush();
+      return rtt;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Requests the closing handshake after `afterWrites` writes were
+   * processed, or, when one is already requested, lowers its wait to
+   * `afterWrites` (writes `writable` dropped never come).
+   */
+  #requestClose(
+    code: number | undefined,
+    reason: string,
+    afterWrites: number,
+  ): void {
+    const request = this.#closeRequest;
+    if (request !== null) {
+      if (afterWrites < request.afterWrites) {
+        request.afterWrites = afterWrites;
+        this.#maybeSendClose();
+      }
+      return;
+    }
+    this.#closeRequest = { code, reason, afterWrites };
     // The whole closing handshake, queued writes included, is bounded.
     this.#armCloseTimer();
     this.#maybeSendClose();
+  }
+
+  /** `readable` was cancelled: close as its reason says (WHATWG). */
+  #onCancel(reason: unknown): void {
+    this.#messagesDone = true;
+    const info = closeInfoOfReason(reason);
+    if (info !== null) {
+      try {
+        this.close(info);
+        return;
+      } catch (error) {
+        scheduleMacrotask(() => this.close());
+        throw error;
+      }
+    }
+    // `break` out of `for await`: a close() in this turn decides the code.
+    scheduleMacrotask(() => this.close());
+  }
+
+  /** `writable` was aborted: its queued writes were dropped. */
+  #onAbort(reason: unknown): void {
+    const info = closeInfoOfReason(reason) ?? {};
+    try {
+      this.close(info);
+    } catch {
+      this.close();
+    }
+    // Every write the stream still had was dropped.
+    this.#requestClose(undefined, "", this.#writesProcessed);
   }
 
   #start(pair: NegotiatedTransport): void {
@@ -394,11 +525,12 @@ export class WebSocketConnection implements WebSocketStreamLike {
     const protocol = this.#protocol;
     const messages = this.#messages!;
     for (const event of protocol.eventsReceived()) {
-      if (
-        (event.type === "text" || event.type === "binary") &&
-        !this.#messagesDone
-      ) {
-        messages.enqueue(event.data);
+      const type = event.type;
+      if (type === "text" || type === "binary") {
+        if (!this.#messagesDone) messages.enqueue(event.data);
+      } else if (type === "pong") {
+        callUser(this.onpong, event.data);
+        this.#pings?.pong(event.data);
       }
     }
     if (protocol.closePending && !this.#transportFailed) {
@@ -480,18 +612,22 @@ export class WebSocketConnection implements WebSocketStreamLike {
       protocol.sendText(message);
     } else if (message instanceof Uint8Array) {
       protocol.sendBinary(message);
-    } else if (ArrayBuffer.isView(message)) {
-      protocol.sendBinary(
-        new Uint8Array(message.buffer, message.byteOffset, message.byteLength),
-      );
-    } else if (message instanceof ArrayBuffer) {
-      protocol.sendBinary(new Uint8Array(message));
     } else {
-      throw new TypeError(
-        `Cannot send a message of type ${
-          Object.prototype.toString.call(message)
-        }: write a string, an ArrayBuffer or an ArrayBufferView`,
-      );
+      let data: string | Uint8Array;
+      try {
+        data = toSendable(message);
+      } catch (error) {
+        // `writable` errors with this: never leave a socket nobody can
+        // write to open.
+        this.#requestClose(
+          UNSENDABLE_WRITE_CODE,
+          UNSENDABLE_WRITE_REASON,
+          this.#writesProcessed,
+        );
+        throw error;
+      }
+      if (typeof data === "string") protocol.sendText(data);
+      else protocol.sendBinary(data);
     }
     const highWaterMark = this.#writableHighWaterMark();
     if (protocol.bufferedAmount + this.#inflight >= highWaterMark) {
@@ -614,7 +750,9 @@ export class WebSocketConnection implements WebSocketStreamLike {
     this.#settled = true;
     clearTimeout(this.#closeTimer);
     this.#stopKeepalive();
-    this.#resolveClosed(this.#peerDead ? this.#reportedCloseInfo() : info);
+    const reported = this.#peerDead ? this.#reportedCloseInfo() : info;
+    this.#pings?.closed(reported);
+    this.#resolveClosed(reported);
   }
 
   /** The close code and reason the application is told about. */
@@ -637,9 +775,8 @@ export class WebSocketConnection implements WebSocketStreamLike {
       accepted: (connection) => {
         connection.#writesAccepted++;
       },
-      cancelled: (connection) => {
-        connection.#messagesDone = true;
-      },
+      cancelled: (connection, reason) => connection.#onCancel(reason),
+      aborted: (connection, reason) => connection.#onAbort(reason),
       tick: (connection) => connection.#keepaliveTick(),
     };
   }
@@ -735,8 +872,12 @@ class ConnectionPort implements ByteReceiver, MessageStreamHooks, Ticker {
     connectionHandlers.accepted(this.#connection);
   }
 
-  cancelled(): void {
-    connectionHandlers.cancelled(this.#connection);
+  cancelled(reason: unknown): void {
+    connectionHandlers.cancelled(this.#connection, reason);
+  }
+
+  aborted(reason: unknown): void {
+    connectionHandlers.aborted(this.#connection, reason);
   }
 
   tick(): void {

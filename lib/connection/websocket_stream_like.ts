@@ -6,6 +6,10 @@
  * @module
  */
 
+import type { NetAddr } from "../transports/tcp_connection.ts";
+
+export type { NetAddr };
+
 /** A received message: text as a `string`, binary as bytes of its own buffer. */
 export type WebSocketMessage = string | Uint8Array<ArrayBuffer>;
 
@@ -38,15 +42,101 @@ export interface WebSocketStreamLike {
    * @param closeInfo The close code and reason.
    */
   close(closeInfo?: { closeCode?: number; reason?: string }): void;
+
+  // wstream extras, the same on every placement (see README, "Socket facts
+  // and controls"); not part of the WHATWG interface.
+
+  /**
+   * The peer's address: the client's on a server, the server's on a
+   * client; `null` when unknown. Under `Deno.serve`, Deno gives the
+   * address only to the handler: pass `info.remoteAddr` as `upgrade()`'s
+   * `remoteAddr` option, else it is `null`. It is the TCP peer, so behind a
+   * proxy it is the proxy's address.
+   */
+  readonly remoteAddr: NetAddr | null;
+  /**
+   * Whether the connection runs over TLS: the URL is `wss:` (on a server,
+   * the request URL was `https:`). Behind a TLS-terminating proxy a server
+   * sees `false`.
+   */
+  readonly secure: boolean;
+  /**
+   * Bytes written and not yet taken by the operating system: on wstream's
+   * codec, the frames (headers included) encoded from what was written to
+   * `writable`, plus pings, pongs and the close frame, that the kernel has
+   * not accepted yet; under `Deno.serve` Deno's `bufferedAmount`, under
+   * `Bun.serve` Bun's `getBufferedAmount()`. Messages still queued in
+   * `writable` (at most 16, see the writer's `desiredSize`) are not
+   * counted. It grows while the peer does not read and falls back to 0 as
+   * it does; it is 0 before `opened` and once the transport is closed.
+   */
+  readonly bufferedAmount: number;
+  /**
+   * Sends a ping and resolves with the round-trip time, in milliseconds,
+   * once the matching pong arrived. A pong acknowledges the ping with the
+   * same payload and every ping sent before it (python-websockets
+   * semantics).
+   *
+   * Under `Deno.serve` it always rejects with a `TypeError`: Deno's
+   * server-side WebSocket can neither send a ping nor report a pong.
+   *
+   * @param data The payload, at most 125 bytes (a string is sent as
+   * UTF-8); without it, 8 unique bytes.
+   * @returns The round-trip time in milliseconds (≥ 0).
+   * Rejects with a `RangeError` for data over 125 bytes, when
+   * {@linkcode MAX_OUTSTANDING_PINGS} (64) pings already wait, or when a
+   * waiting ping has the same data; with a `TypeError` when the socket is
+   * not open (before `opened`, or once closing); with a
+   * {@linkcode WebSocketError} carrying the close code and reason when the
+   * connection closes before the pong arrived.
+   */
+  ping(data?: string | BufferSource): Promise<number>;
+  /**
+   * Called with the payload of every pong received (answers to `ping()`,
+   * to keepalive pings, and unsolicited pongs), before `ping()`'s promise
+   * settles; `null` for none. What it throws is reported
+   * (`reportError`), not propagated. Never called under `Deno.serve`,
+   * whose WebSocket hides pongs.
+   *
+   * @default {null}
+   */
+  onpong: ((data: Uint8Array) => void) | null;
 }
+
+/**
+ * The most pings `ping()` lets wait for their pong on one socket; one more
+ * rejects with a `RangeError`.
+ */
+export const MAX_OUTSTANDING_PINGS = 64;
 
 /** What {@linkcode WebSocketConnection.opened} resolves with. */
 export interface WebSocketOpenInfo {
-  /** Received messages: a `string` per text message, a `Uint8Array` per binary one. */
+  /**
+   * Received messages: a `string` per text message, a `Uint8Array` per
+   * binary one.
+   *
+   * Cancelling it closes the connection (WHATWG `WebSocketStream`):
+   * `readable.cancel(new WebSocketError(msg, { closeCode, reason }))` sends
+   * that code and reason at once. Any other cancel, such as `break` out of
+   * `for await (const m of readable)`, closes without a code (the peer sees
+   * 1005), but only at the next macrotask: a `socket.close({ closeCode,
+   * reason })` called in the same turn (right after the loop, or after
+   * awaiting only promises that settle in microtasks) sends its code and
+   * reason instead.
+   */
   readable: ReadableStream<WebSocketMessage>;
   /**
    * Messages to send: a `string` is sent as text; an `ArrayBuffer` or any
-   * `ArrayBufferView` (a `Uint8Array` from `readable` included) as binary.
+   * `ArrayBufferView` (a `Uint8Array` from `readable` included) as binary;
+   * any other value is converted as the WHATWG `WebSocketStream` does
+   * (IDL ToString: `${value}`, lone surrogates replaced by U+FFFD) and sent as text,
+   * so `write(42)` sends `"42"`. If that conversion throws (a `Symbol`, an
+   * object whose `toString` throws), the write rejects with that error,
+   * `writable` errors, and the connection is closed with 1011
+   * (`"Unsendable value written"`) after the messages written before it.
+   *
+   * Closing it closes the connection; `abort(new WebSocketError(msg,
+   * { closeCode, reason }))` closes with that code and reason.
    */
   writable: WritableStream<string | BufferSource | ArrayBufferView>;
   /** The negotiated subprotocol, or `""`. */

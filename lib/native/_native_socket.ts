@@ -16,7 +16,18 @@ import { KeepaliveMonitor } from "../core/keepalive.ts";
 import { CloseCode, encodeCloseBody } from "../core/close_code.ts";
 import { WebSocketError } from "../core/errors.ts";
 import type { ServerConnectionDefaults } from "../connection/_server_defaults.ts";
+import {
+  callUser,
+  closeInfoOfReason,
+  pingPayload,
+  PingTracker,
+  scheduleMacrotask,
+  toSendable,
+  UNSENDABLE_WRITE_CODE,
+  UNSENDABLE_WRITE_REASON,
+} from "../connection/_socket_extras.ts";
 import type {
+  NetAddr,
   WebSocketCloseInfo,
   WebSocketMessage,
   WebSocketOpenInfo,
@@ -40,6 +51,8 @@ export interface BunPendingUpgrade {
   native: NativeSocket | null;
   /** Set once the handler returned: too late to upgrade. */
   settled: boolean;
+  /** The client's address from Bun's `server.requestIP()`, if known. */
+  remoteAddr: NetAddr | null;
 }
 
 /** Requests of `bunServeOptions()`'s `fetch` that may still be upgraded. */
@@ -86,10 +99,11 @@ export interface NativeEndpoint {
   /** Drops the TCP connection at once; `null` where the runtime cannot. */
   readonly terminate: (() => void) | null;
   /**
-   * Sends a ping; `null` where the runtime sends its own keepalive pings
-   * (Deno, configured from `pingInterval`) and does not report pongs.
+   * Sends a ping with `data` (empty when omitted); `null` where the
+   * runtime sends its own keepalive pings (Deno, configured from
+   * `pingInterval`) and does not report pongs.
    */
-  readonly ping: (() => void) | null;
+  readonly ping: ((data?: Uint8Array) => void) | null;
 }
 
 /** Limits and negotiated values of a {@linkcode NativeSocket}. */
@@ -98,6 +112,8 @@ export interface NativeSocketOptions {
   url: string;
   /** The negotiated subprotocol, or `""`. */
   protocol: string;
+  /** The peer's address, `null` when unknown. */
+  remoteAddr?: NetAddr | null | undefined;
   /** The largest message accepted, in bytes (UTF-8 bytes for text). */
   maxMessageSize: number;
   /** How long the closing handshake may take, in ms. */
@@ -121,22 +137,36 @@ class NativeWebSocketStream implements WebSocketStreamLike {
   readonly url: string;
   readonly opened: Promise<WebSocketOpenInfo>;
   readonly closed: Promise<WebSocketCloseInfo>;
-  readonly #close: (closeInfo: { closeCode?: number; reason?: string }) => void;
+  readonly remoteAddr: NetAddr | null;
+  readonly secure: boolean;
+  onpong: ((data: Uint8Array) => void) | null = null;
+  readonly #native: NativeSocket;
 
   constructor(
+    native: NativeSocket,
     url: string,
+    remoteAddr: NetAddr | null,
     opened: Promise<WebSocketOpenInfo>,
     closed: Promise<WebSocketCloseInfo>,
-    close: (closeInfo: { closeCode?: number; reason?: string }) => void,
   ) {
+    this.#native = native;
     this.url = url;
+    this.secure = url.startsWith("wss:");
+    this.remoteAddr = remoteAddr;
     this.opened = opened;
     this.closed = closed;
-    this.#close = close;
+  }
+
+  get bufferedAmount(): number {
+    return this.#native.bufferedAmount;
   }
 
   close(closeInfo: { closeCode?: number; reason?: string } = {}): void {
-    this.#close(closeInfo);
+    this.#native.close(closeInfo);
+  }
+
+  ping(data?: string | BufferSource): Promise<number> {
+    return this.#native.ping(data);
   }
 }
 
@@ -165,6 +195,8 @@ class NativeWebSocketStream implements WebSocketStreamLike {
 export class NativeSocket {
   /** The socket handed to the application. */
   readonly socket: WebSocketStreamLike;
+  /** The pings waiting for their pong, once `ping()` was called. */
+  #pings: PingTracker | null = null;
 
   readonly #options: NativeSocketOptions;
   #resolveOpened!: (info: WebSocketOpenInfo) => void;
@@ -208,11 +240,13 @@ export class NativeSocket {
     const closed = new Promise<WebSocketCloseInfo>((resolve) => {
       this.#resolveClosed = resolve;
     });
+    const addr = options.remoteAddr;
     this.socket = new NativeWebSocketStream(
+      this,
       options.url,
+      addr == null ? null : { hostname: addr.hostname, port: addr.port },
       opened,
       closed,
-      (closeInfo) => this.close(closeInfo),
     );
   }
 
@@ -230,7 +264,8 @@ export class NativeSocket {
         close: () => this.close(),
         write: (message) => this.#write(message),
         accepted: () => this.#writesAccepted++,
-        cancelled: () => this.#messagesDone = true,
+        cancelled: (reason) => this.#onCancel(reason),
+        aborted: (reason) => this.#onAbort(reason),
       },
     );
     this.#messages = messages;
@@ -296,6 +331,100 @@ export class NativeSocket {
   /** Something other than a message arrived (a ping or a pong). */
   activity(): void {
     this.#keepalive?.received(Date.now());
+  }
+
+  /**
+   * A pong arrived: `onpong` is called and the pings it acknowledges
+   * resolve.
+   *
+   * @param data Its payload, of its own buffer.
+   */
+  pong(data: Uint8Array): void {
+    this.#keepalive?.received(Date.now());
+    if (this.#settled) return;
+    callUser(this.socket.onpong, data);
+    this.#pings?.pong(data);
+  }
+
+  /** Bytes given to the runtime and not yet handed to the OS. */
+  get bufferedAmount(): number {
+    const endpoint = this.#endpoint;
+    if (endpoint === null || this.#settled) return 0;
+    try {
+      return endpoint.bufferedAmount();
+    } catch {
+      return 0;
+    }
+  }
+
+  /**
+   * Sends a ping; resolves with the round-trip time once its pong (or a
+   * later one) arrived. Rejects with a `TypeError` where the runtime cannot
+   * ping (Deno).
+   *
+   * @param data At most 125 bytes; without it, 8 unique bytes.
+   * @returns The round-trip time in milliseconds.
+   */
+  ping(data?: string | BufferSource): Promise<number> {
+    try {
+      const payload = pingPayload(data);
+      const endpoint = this.#endpoint;
+      if (
+        endpoint === null || this.#settled || this.#closeSent ||
+        this.#closeRequest !== null || this.#failure !== null
+      ) {
+        throw new TypeError(
+          "Cannot ping a WebSocket that is not open: await opened, and ping before close()",
+        );
+      }
+      if (endpoint.ping === null) {
+        throw new TypeError(
+          "Cannot ping under Deno.serve: Deno's server-side WebSocket has no ping API and hides pongs (its keepalive is the pingInterval option); use wstream's serve() or attachToNodeServer() for ping()",
+        );
+      }
+      const rtt = (this.#pings ??= new PingTracker()).add(payload);
+      endpoint.ping(payload);
+      return rtt;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** `readable` was cancelled: close as its reason says (WHATWG). */
+  #onCancel(reason: unknown): void {
+    this.#messagesDone = true;
+    const info = closeInfoOfReason(reason);
+    if (info !== null) {
+      try {
+        this.close(info);
+        return;
+      } catch (error) {
+        scheduleMacrotask(() => this.close());
+        throw error;
+      }
+    }
+    // `break` out of `for await`: a close() in this turn decides the code.
+    scheduleMacrotask(() => this.close());
+  }
+
+  /** `writable` was aborted: its queued writes were dropped. */
+  #onAbort(reason: unknown): void {
+    const info = closeInfoOfReason(reason) ?? {};
+    try {
+      this.close(info);
+    } catch {
+      this.close();
+    }
+    this.#lowerCloseWait();
+  }
+
+  /** Writes `writable` dropped never come: send a requested close now. */
+  #lowerCloseWait(): void {
+    const request = this.#closeRequest;
+    if (request !== null && request.afterWrites > this.#writesProcessed) {
+      request.afterWrites = this.#writesProcessed;
+      this.#maybeSendClose();
+    }
   }
 
   /** The runtime's send buffer shrank: a waiting write may go on. */
@@ -373,22 +502,21 @@ export class NativeSocket {
       );
     }
     let data: string | Uint8Array;
-    if (typeof message === "string" || message instanceof Uint8Array) {
-      data = message;
-    } else if (ArrayBuffer.isView(message)) {
-      data = new Uint8Array(
-        message.buffer,
-        message.byteOffset,
-        message.byteLength,
-      );
-    } else if (message instanceof ArrayBuffer) {
-      data = new Uint8Array(message);
-    } else {
-      throw new TypeError(
-        `Cannot send a message of type ${
-          Object.prototype.toString.call(message)
-        }: write a string, an ArrayBuffer or an ArrayBufferView`,
-      );
+    try {
+      data = toSendable(message);
+    } catch (error) {
+      // `writable` errors with this: never leave a socket nobody can write
+      // to open. Once it errored, not before (Bun reports the close at once).
+      scheduleMacrotask(() => {
+        if (this.#closeRequest === null) {
+          this.close({
+            closeCode: UNSENDABLE_WRITE_CODE,
+            reason: UNSENDABLE_WRITE_REASON,
+          });
+        }
+        this.#lowerCloseWait();
+      });
+      throw error;
     }
     const endpoint = this.#endpoint!;
     let sent: boolean;
@@ -514,6 +642,7 @@ export class NativeSocket {
     clearTimeout(this.#closeTimer);
     clearTimeout(this.#drainTimer);
     this.#stopKeepalive();
+    this.#pings?.closed(info);
     this.#resolveClosed(info);
   }
 

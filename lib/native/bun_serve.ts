@@ -90,8 +90,8 @@ export interface BunServerWebSocketLike {
   close(code?: number, reason?: string): void;
   /** Drops the connection at once. */
   terminate(): void;
-  /** Sends a ping. */
-  ping(): number;
+  /** Sends a ping, with `data` as its payload. */
+  ping(data?: string | Uint8Array): number;
   /** The bytes queued and not yet written to the socket. */
   getBufferedAmount(): number;
 }
@@ -121,8 +121,8 @@ export interface BunWebSocketHandler {
   drain(ws: BunServerWebSocketLike): void;
   /** A ping arrived (Bun answers it). */
   ping(ws: BunServerWebSocketLike): void;
-  /** A pong arrived. */
-  pong(ws: BunServerWebSocketLike): void;
+  /** A pong arrived, with its payload. */
+  pong(ws: BunServerWebSocketLike, data?: ArrayBuffer | Uint8Array): void;
   /** The connection closed. */
   close(ws: BunServerWebSocketLike, code: number, reason: string): void;
 }
@@ -252,16 +252,19 @@ export function bunServeOptions(
     request: Request,
     server: BunServerLike,
   ): Promise<Response | undefined> => {
+    const address = server.requestIP?.(request) ?? null;
     const pending: BunPendingUpgrade = {
       defaults,
       response: null,
       native: null,
       settled: false,
+      remoteAddr: address === null
+        ? null
+        : { hostname: address.address, port: address.port },
     };
     bunPendingUpgrades.set(request, pending);
     let response: Response;
     try {
-      const address = server.requestIP?.(request) ?? null;
       response = await handler(request, {
         remoteAddr: {
           transport: "tcp",
@@ -319,8 +322,8 @@ export function bunServeOptions(
           else ws.close(code, reason);
         },
         terminate: () => ws.terminate(),
-        ping: () => {
-          ws.ping();
+        ping: (data) => {
+          ws.ping(data);
         },
       });
     },
@@ -339,8 +342,15 @@ export function bunServeOptions(
     ping(ws) {
       nativeOf(ws).activity();
     },
-    pong(ws) {
-      nativeOf(ws).activity();
+    pong(ws, data) {
+      // With binaryType "arraybuffer", Bun hands the payload as an ArrayBuffer.
+      nativeOf(ws).pong(
+        data === undefined
+          ? new Uint8Array(0)
+          : data instanceof ArrayBuffer
+          ? new Uint8Array(data.slice(0))
+          : Uint8Array.prototype.slice.call(data),
+      );
     },
     close(ws, code, reason) {
       const native = nativeOf(ws);

@@ -22,7 +22,10 @@ import { pendingUpgrades } from "./_pending_upgrade.ts";
 import type { ServerConnectionDefaults } from "../connection/_server_defaults.ts";
 import { WebSocketConnection } from "../connection/websocket_connection.ts";
 import type { WebSocketConnectionOptions } from "../connection/websocket_connection.ts";
-import type { WebSocketStreamLike } from "../connection/websocket_stream_like.ts";
+import type {
+  NetAddr,
+  WebSocketStreamLike,
+} from "../connection/websocket_stream_like.ts";
 
 /**
  * Options of {@linkcode upgrade}: the handshake's and the connection's.
@@ -98,6 +101,31 @@ export interface ServerUpgradeOptions extends UpgradeOptions {
    * @default {16777216} (16 MiB)
    */
   maxUnreadBytes?: number;
+  /**
+   * The peer's address, reported as the socket's `remoteAddr`, over what
+   * the server knows. Under `Deno.serve`, which gives the address only to
+   * the handler, pass its `info.remoteAddr` (else `remoteAddr` is `null`);
+   * behind a proxy you trust, the client's address from its headers. Under
+   * `serve()`, `attachToNodeServer()` and `Bun.serve`, the TCP peer's
+   * address is used when this is not given.
+   *
+   * @default {undefined} the server's knowledge: the TCP peer, or `null`
+   * under `Deno.serve`
+   *
+   * @example Report the client's address under Deno.serve
+   * ```ts ignore
+   * import { upgrade } from "@wstream/wstream";
+   *
+   * Deno.serve({ port: 8080 }, async (request, info) => {
+   *   const { response, socket } = await upgrade(request, {
+   *     remoteAddr: info.remoteAddr,
+   *   });
+   *   console.log(socket?.remoteAddr); // { hostname: "127.0.0.1", port: 51234 }
+   *   return response;
+   * });
+   * ```
+   */
+  remoteAddr?: NetAddr;
 }
 
 /** What {@linkcode upgrade} resolves with. */
@@ -224,6 +252,7 @@ export async function upgrade(
       protocol: answer.protocol,
       extensions: answer.extensions,
       head: pending.head,
+      remoteAddr: options.remoteAddr ?? pending.remoteAddr,
     };
     const merged = withDefaults(options, pending.defaults);
     for (
@@ -262,9 +291,14 @@ export async function upgrade(
   const bun = bunPendingUpgrades.get(request);
   if (bun !== undefined) {
     checkUnclaimed(bun);
-    const native = new NativeSocket(
-      nativeOptions(url, answer.protocol, withDefaults(options, bun.defaults)),
-    );
+    const native = new NativeSocket({
+      ...nativeOptions(
+        url,
+        answer.protocol,
+        withDefaults(options, bun.defaults),
+      ),
+      remoteAddr: options.remoteAddr ?? bun.remoteAddr,
+    });
     bun.response = answer.response;
     bun.native = native;
     return { response: answer.response, socket: native.socket };
@@ -324,6 +358,7 @@ function nativeOptions(
   return {
     url,
     protocol,
+    remoteAddr: options.remoteAddr ?? null,
     maxMessageSize: options.maxMessageSize ?? NATIVE_DEFAULT_MAX_MESSAGE_SIZE,
     closeTimeout: options.closeTimeout,
     readableHighWaterMark: options.readableHighWaterMark,
