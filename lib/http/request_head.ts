@@ -1,12 +1,11 @@
 /**
- * A sans-I/O reader of HTTP/1.1 request heads (RFC 9112 §2–§5): feed it the
- * bytes a TCP connection delivers, get back a `Request` and the bytes that
- * followed the head.
+ * A sans-I/O reader of HTTP/1.1 (and HTTP/1.0) request heads (RFC 9112
+ * §2–§5): feed it the bytes a TCP connection delivers, get back a `Request`
+ * and the bytes that followed the head.
  *
- * It is the front door of wstream's minimal server, whose only job is the
- * WebSocket opening handshake, so it reads heads and nothing else: request
- * bodies (`Content-Length` > 0 or any `Transfer-Encoding`) are never read and
- * the `Request` it builds has a `null` body.
+ * It reads heads and nothing else: the `Request` it builds has a `null`
+ * body, and any body bytes already received are in {@linkcode HttpHead.rest}
+ * (wstream's `serve()` reads bodies with its own decoder on top).
  *
  * @module
  */
@@ -46,6 +45,12 @@ export interface HttpHead {
    * WebSocket upgrade, the first frames). A fresh copy the caller may mutate.
    */
   rest: Uint8Array;
+  /**
+   * The request's HTTP version: `"HTTP/1.1"`, or `"HTTP/1.0"` (whose
+   * connections close after the response unless it asks for keep-alive, and
+   * which may leave `Host` out).
+   */
+  version: "HTTP/1.1" | "HTTP/1.0";
 }
 
 /**
@@ -58,7 +63,7 @@ export interface HttpHead {
  * | 400 | malformed request line, header line, `Host`, `Content-Length`; obsolete line folding |
  * | 431 | the head is longer than `maxHeadSize` |
  * | 501 | a method other than GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH |
- * | 505 | a well-formed HTTP version other than HTTP/1.1 |
+ * | 505 | a well-formed HTTP version other than HTTP/1.1 and HTTP/1.0 |
  *
  * @example Map a bad head to a status
  * ```ts
@@ -67,7 +72,7 @@ export interface HttpHead {
  *
  * const reader = new HttpHeadReader();
  * assert.throws(
- *   () => reader.push(new TextEncoder().encode("GET / HTTP/1.0\r\n\r\n")),
+ *   () => reader.push(new TextEncoder().encode("GET / HTTP/2.0\r\n\r\n")),
  *   (error: unknown) => error instanceof HttpHeadError && error.status === 505,
  * );
  * ```
@@ -126,7 +131,8 @@ const DIGITS = /^\d+$/;
  * are skipped (§2.2) and a bare LF ends a line like CRLF (§2.2). It rejects
  * what RFC 9112 tells a server to reject: a bare CR, whitespace between a
  * field name and its colon (§5.1), obsolete line folding (§5.2), a missing,
- * repeated or invalid `Host` (§3.2), conflicting `Content-Length` or
+ * repeated or invalid `Host` (§3.2; HTTP/1.0 requests may leave it out),
+ * conflicting `Content-Length` or
  * `Content-Length` with `Transfer-Encoding` (§6.3).
  *
  * Targets may be in origin form (`/path?query`) or, as §3.2.2 requires
@@ -197,12 +203,14 @@ export class HttpHeadReader {
       if (!empty) this.#sawRequestLine = true;
       return empty && this.#sawRequestLine;
     });
-    return head === null
-      ? null
-      : { request: this.#parse(head.lines), rest: head.rest };
+    if (head === null) return null;
+    const { request, version } = this.#parse(head.lines);
+    return { request, version, rest: head.rest };
   }
 
-  #parse(lines: string[]): Request {
+  #parse(
+    lines: string[],
+  ): { request: Request; version: "HTTP/1.1" | "HTTP/1.0" } {
     let index = 0;
     while (lines[index] === "" || lines[index] === "\r") index++;
     const requestLine = stripCr(lines[index++] ?? "", SYNTAX);
@@ -221,7 +229,7 @@ export class HttpHeadReader {
         `Malformed request line ${JSON.stringify(requestLine)}`,
       );
     }
-    if (version !== "HTTP/1.1") {
+    if (version !== "HTTP/1.1" && version !== "HTTP/1.0") {
       throw new HttpHeadError(
         505,
         `HTTP version not supported: ${JSON.stringify(version)}; use HTTP/1.1`,
@@ -265,6 +273,7 @@ export class HttpHeadReader {
       }
     }
 
+    if (hosts.length === 0 && version === "HTTP/1.0") hosts.push("");
     const [host] = hosts;
     if (hosts.length !== 1 || host === undefined) {
       throw new HttpHeadError(
@@ -292,7 +301,7 @@ export class HttpHeadReader {
       );
     }
     try {
-      return new Request(url, { method, headers });
+      return { request: new Request(url, { method, headers }), version };
     } catch {
       throw new HttpHeadError(
         400,

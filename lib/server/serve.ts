@@ -1,11 +1,11 @@
 /**
- * A minimal HTTP/1.1 server over raw TCP or TLS (Deno, Bun or Node) whose
- * job is the WebSocket opening handshake: it reads one request head per
- * connection, hands a `Request` to your handler, and either switches the
- * socket to WebSocket (when the handler returns the response of
- * {@linkcode upgrade}) or writes the handler's response and closes. It
- * bounds what clients may cost (head size and time, connections, messages,
- * dead peers) and shuts down gracefully.
+ * An HTTP/1.1 server over raw TCP or TLS (Deno, Bun or Node) for WebSockets
+ * and the plain requests beside them: it hands each request (with its body
+ * as a stream) to your handler, and either switches the socket to WebSocket
+ * (when the handler returns the response of {@linkcode upgrade}) or streams
+ * the handler's response and keeps the connection for the next request. It
+ * bounds what clients may cost (head and body size and time, connections,
+ * messages, dead peers) and shuts down gracefully.
  *
  * @module
  */
@@ -13,7 +13,8 @@
 import {
   answer,
   type ExchangeContext,
-  runExchange,
+  type ExchangeLimits,
+  serveExchange,
   textResponse,
 } from "./_http_exchange.ts";
 import { HttpHeadError, HttpHeadReader } from "../http/request_head.ts";
@@ -31,7 +32,10 @@ import { listenBun } from "../transports/bun.ts";
 import { listenDeno } from "../transports/deno.ts";
 import { listenNode } from "../transports/node.ts";
 import type { WebSocketStreamLike } from "../connection/websocket_stream_like.ts";
-import { requireChannel } from "../transports/_socket_channel.ts";
+import {
+  requireChannel,
+  type SocketChannel,
+} from "../transports/_socket_channel.ts";
 
 /** Options of {@linkcode serve}. */
 export interface ServeOptions {
@@ -80,13 +84,38 @@ export interface ServeOptions {
    */
   maxHeadSize?: number;
   /**
-   * How long, in milliseconds, a client has from connecting to finish
-   * sending its request head (TLS handshake included); slower clients are
-   * disconnected.
+   * How long, in milliseconds, a client has from connecting (or, on a
+   * kept-alive connection, from the first byte of its next request) to
+   * finish sending its request head (TLS handshake included); slower
+   * clients are disconnected. It also bounds the wait for each piece of a
+   * request body while the handler reads it: past it, reading the body
+   * fails and the client is answered `408 Request Timeout`.
    *
    * @default {10000}
    */
   handshakeTimeout?: number;
+  /**
+   * The largest request body accepted, in bytes. A request whose
+   * `Content-Length` is larger is answered `413 Content Too Large` with the
+   * reason before the handler runs; a chunked body that grows past it fails
+   * `request.body` (then the client gets 413, if the handler throws, and the
+   * connection closes). The default matches `maxMessageSize`: a form, a JSON
+   * document or an upload that a WebSocket message could carry fits, while
+   * one request cannot make the server read gigabytes. Set it to what your
+   * largest upload needs; the handler reads bodies as streams, so memory is
+   * only spent if it buffers them (`request.text()`, `request.json()`).
+   *
+   * @default {16777216} (16 MiB)
+   */
+  maxBodySize?: number;
+  /**
+   * How long, in milliseconds, an idle HTTP/1.1 connection is kept open
+   * for its next request after a response; then it is closed. 0 turns
+   * keep-alive off: every response carries `Connection: close`.
+   *
+   * @default {5000}
+   */
+  keepAliveTimeout?: number;
   /**
    * The most TCP connections served at once: WebSockets, requests in
    * progress and clients still sending their head. A connection beyond it
@@ -187,6 +216,8 @@ const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
 const DEFAULT_IDLE_TIMEOUT = 120_000;
 const DEFAULT_PING_INTERVAL = 30_000;
 const DEFAULT_SHUTDOWN_TIMEOUT = 5000;
+const DEFAULT_MAX_BODY_SIZE = 16 * 1024 * 1024;
+const DEFAULT_KEEP_ALIVE_TIMEOUT = 5000;
 /** The most 503 answers in progress; beyond, extra connections are closed. */
 const MAX_REFUSING = 1024;
 const MAX_TIMER = 2 ** 31 - 1;
@@ -198,24 +229,49 @@ const SHUTDOWN_CLOSE = { closeCode: 1001, reason: "Server shutting down" };
  * Starts a WebSocket-capable HTTP/1.1 server on Deno (`Deno.listen` /
  * `Deno.listenTls`), Bun (`Bun.listen`) or Node (`node:net` / `node:tls`).
  *
- * Each TCP connection carries one request: the server reads its head
- * (bounded by `maxHeadSize` and `handshakeTimeout`), calls `handler` with a
- * `Request` (no body: request bodies are not supported and never read), and
- * then:
+ * Each request's head is read (bounded by `maxHeadSize` and
+ * `handshakeTimeout`) and `handler` is called with a `Request` whose `body`
+ * streams the request body (`Content-Length` or `Transfer-Encoding:
+ * chunked`, at most `maxBodySize`; the socket is read only as the handler
+ * reads, and `100 Continue` is sent when a client that asked for it is
+ * first read from). Then:
  *
  * - if the handler returned the 101 response that {@linkcode upgrade} made
  *   for this request, writes `HTTP/1.1 101 Switching Protocols` with its
  *   headers and hands the socket to the upgrade's WebSocket connection,
  *   which gets the server's `maxMessageSize`, `idleTimeout`, `pingInterval`
  *   and `pongTimeout` unless the upgrade set its own;
- * - otherwise writes the response with `Content-Length` (the body is read
- *   in full first) and `Connection: close`, and closes the socket.
+ * - otherwise writes the response head, then streams its body as it is
+ *   produced (each chunk is written before the next is read, so
+ *   server-sent events flush): with the handler's `Content-Length`
+ *   (enforced: a body of another length closes the connection), with
+ *   `Content-Length` when the whole body is available at once (a string, a
+ *   byte array, JSON), else `Transfer-Encoding: chunked` (close-delimited
+ *   for HTTP/1.0). No body for HEAD, 204 and 304. A client that goes away
+ *   cancels the body stream.
  *
- * A malformed head gets 400 (431 when too large, 501 for an unsupported
- * method, 505 for a version other than HTTP/1.1) with the reason as a
- * plain-text body; a connection beyond `maxConnections` gets 503. A
- * throwing handler gets a 500 (see `onError`). With `cert` and `key` the
- * server speaks TLS and request URLs are `https:`.
+ * HTTP/1.1 connections are kept alive for the next request (pipelined
+ * requests are answered in order) unless either side sent
+ * `Connection: close`; HTTP/1.0 ones only with `Connection: keep-alive`. An
+ * idle connection is closed after `keepAliveTimeout`, and at once on
+ * shutdown. Body bytes the handler did not read are read and discarded
+ * before the next request.
+ *
+ * Refusals carry the reason as a plain-text body and close the connection:
+ *
+ * | status | when |
+ * | ------ | ---- |
+ * | 400 | malformed head; `Content-Length` with `Transfer-Encoding`; a final coding other than `chunked`; a malformed chunk; `Transfer-Encoding` in HTTP/1.0; an upgrade request with a body |
+ * | 408 | a request body stalls longer than `handshakeTimeout` (and the handler throws) |
+ * | 413 | `Content-Length` over `maxBodySize` (the handler is not called), or a chunked body growing past it (and the handler throws) |
+ * | 431 | a head over `maxHeadSize` |
+ * | 500 | the handler throws (see `onError`) |
+ * | 501 | an unsupported method, or a transfer coding other than `chunked` |
+ * | 503 | beyond `maxConnections` (with `Retry-After`), or an upgrade during shutdown |
+ * | 505 | an HTTP version other than 1.1 and 1.0 |
+ *
+ * With `cert` and `key` the server speaks TLS and request URLs are
+ * `https:`.
  *
  * @param options Port, interface, TLS, limits, timeouts and shutdown signal.
  * @param handler Answers each request.
@@ -243,6 +299,28 @@ const SHUTDOWN_CLOSE = { closeCode: 1001, reason: "Server shutting down" };
  * assert.equal(await answer.text(), "hello");
  * controller.abort();
  * await server.finished;
+ * ```
+ *
+ * @example Read a POSTed body and stream a response on kept-alive connections
+ * ```ts
+ * import { serve } from "@wstream/wstream";
+ * import assert from "node:assert/strict";
+ *
+ * const server = serve({ port: 0, maxBodySize: 1 << 20 }, async (request) => {
+ *   if (request.method !== "POST") return new Response("send a form");
+ *   const form = new URLSearchParams(await request.text());
+ *   return new Response(
+ *     ReadableStream.from([`hello `, `${form.get("name")}`])
+ *       .pipeThrough(new TextEncoderStream()),
+ *   ); // Sent with Transfer-Encoding: chunked, chunk by chunk.
+ * });
+ * const { port } = await server.listening;
+ * const answer = await fetch(`http://127.0.0.1:${port}/`, {
+ *   method: "POST",
+ *   body: new URLSearchParams({ name: "Ada" }),
+ * });
+ * assert.equal(await answer.text(), "hello Ada");
+ * await server.shutdown();
  * ```
  *
  * @example Serve WebSockets over TLS with production limits
@@ -309,13 +387,24 @@ export function serve(options: ServeOptions, handler: ServeHandler): Server {
       true,
     ),
   };
+  const maxBodySize = options.maxBodySize ?? DEFAULT_MAX_BODY_SIZE;
+  if (!Number.isSafeInteger(maxBodySize) || maxBodySize < 0) {
+    throw new RangeError(
+      `Invalid maxBodySize ${maxBodySize}: pass an integer >= 0`,
+    );
+  }
+  const keepAliveTimeout = checkTime(
+    "keepAliveTimeout",
+    options.keepAliveTimeout ?? DEFAULT_KEEP_ALIVE_TIMEOUT,
+    true,
+  );
   const headOptions = { maxHeadSize: options.maxHeadSize ?? 16 * 1024 };
   new HttpHeadReader(headOptions); // Validates maxHeadSize.
   const tls = options.cert !== undefined || options.key !== undefined;
 
   /** Every counted connection, until it is closed. */
   const connections = new Set<TcpConnection>();
-  /** Connections still sending their request head. */
+  /** Connections still sending their request head, or idle between requests. */
   const inHead = new Set<TcpConnection>();
   /** Connections being refused with 503. */
   const refusing = new Set<TcpConnection>();
@@ -325,6 +414,11 @@ export function serve(options: ServeOptions, handler: ServeHandler): Server {
   const lifetimes = new Set<Promise<void>>();
   let shuttingDown = false;
 
+  const limits: ExchangeLimits = {
+    maxBodySize,
+    bodyTimeout: handshakeTimeout,
+    keepAlive: keepAliveTimeout > 0,
+  };
   const context: ExchangeContext = {
     handler,
     onError: options.onError,
@@ -379,44 +473,68 @@ export function serve(options: ServeOptions, handler: ServeHandler): Server {
   };
 
   const handleConnection = async (connection: TcpConnection): Promise<void> => {
-    inHead.add(connection);
-    const timer = setTimeout(() => connection.close(), handshakeTimeout);
-    let head: HttpHead | null = null;
-    try {
-      head = await readHead(
-        connection,
-        new HttpHeadReader({ ...headOptions, defaultHost: authority() }),
+    const channel = requireChannel(connection);
+    let leftover: Uint8Array = new Uint8Array(0);
+    for (let first = true;; first = false) {
+      inHead.add(connection);
+      // The first head has handshakeTimeout from the connection; a later one
+      // keepAliveTimeout of idleness, then handshakeTimeout once it starts.
+      let timer = setTimeout(
+        () => connection.close(),
+        first ? handshakeTimeout : keepAliveTimeout,
       );
-    } catch (error) {
-      if (error instanceof HttpHeadError) {
-        await answer(
-          connection,
-          textResponse(error.status, error.message),
-          false,
-          context,
+      const started = (): void => {
+        clearTimeout(timer);
+        timer = setTimeout(() => connection.close(), handshakeTimeout);
+      };
+      let head: HttpHead | null = null;
+      try {
+        head = await readHead(
+          channel,
+          new HttpHeadReader({ ...headOptions, defaultHost: authority() }),
+          leftover,
+          first ? null : started,
         );
-      } else {
-        connection.close(); // A socket error, or the timeout closed it.
+      } catch (error) {
+        if (error instanceof HttpHeadError) {
+          await answer(
+            connection,
+            textResponse(error.status, error.message),
+            false,
+            context,
+          );
+        } else {
+          connection.close(); // A socket error, or the timeout closed it.
+        }
+        return;
+      } finally {
+        clearTimeout(timer);
+        inHead.delete(connection);
       }
-      return;
-    } finally {
-      clearTimeout(timer);
-      inHead.delete(connection);
+      if (head === null || shuttingDown) {
+        connection.close(); // EOF before a complete head, or shutting down.
+        return;
+      }
+      let request = head.request;
+      if (tls) {
+        request = new Request(request.url.replace(/^http:/, "https:"), {
+          method: request.method,
+          headers: request.headers,
+        });
+      }
+      // An upgraded connection still counts (see `track`) until its WebSocket
+      // closed it; this frame (the request, its head) is not kept meanwhile.
+      const outcome = await serveExchange(
+        connection,
+        request,
+        head.version,
+        head.rest,
+        context,
+        limits,
+      );
+      if (typeof outcome === "string") return; // "upgraded" or "closed".
+      leftover = outcome;
     }
-    if (head === null || shuttingDown) {
-      connection.close(); // EOF before a complete head, or shutting down.
-      return;
-    }
-    let request = head.request;
-    if (tls) {
-      request = new Request(request.url.replace(/^http:/, "https:"), {
-        method: request.method,
-        headers: request.headers,
-      });
-    }
-    // An upgraded connection still counts (see `track`) until its WebSocket
-    // closed it; this frame (the request, its head) is not kept meanwhile.
-    await runExchange(connection, request, head.rest, context);
   };
 
   let listener: TcpListener;
@@ -520,15 +638,28 @@ function checkTime(name: string, value: number, zeroOk: boolean): number {
   return value;
 }
 
-/** Reads until a complete head, or `null` at EOF. */
+/**
+ * Reads until a complete head, or `null` at EOF (or at EOF between two
+ * requests). `initial` holds bytes already received (pipelined requests);
+ * `started` is called with the first byte read from the socket.
+ */
 function readHead(
-  connection: TcpConnection,
+  channel: SocketChannel,
   reader: HttpHeadReader,
+  initial: Uint8Array,
+  started: (() => void) | null,
 ): Promise<HttpHead | null> {
-  const channel = requireChannel(connection);
+  if (initial.length > 0) {
+    const head = reader.push(initial); // Throws HttpHeadError: the caller's.
+    if (head !== null) return Promise.resolve(head);
+    started?.();
+    started = null;
+  }
   return new Promise((resolve, reject) => {
     channel.receive({
       data(chunk): void {
+        started?.();
+        started = null;
         let head: HttpHead | null;
         try {
           head = reader.push(chunk);
@@ -538,7 +669,8 @@ function readHead(
           return;
         }
         if (head !== null) {
-          // Bytes past the head wait in the channel for the WebSocket.
+          // Bytes past the head wait in `rest` for the body, the next
+          // request or the WebSocket.
           channel.receive(null);
           resolve(head);
         }

@@ -190,10 +190,10 @@ const BAD: BadCase[] = [
     reason: /Malformed request line/,
   },
   {
-    name: "HTTP/1.0",
-    head: "GET / HTTP/1.0\r\nHost: a\r\n\r\n",
+    name: "HTTP/0.9",
+    head: "GET / HTTP/0.9\r\nHost: a\r\n\r\n",
     status: 505,
-    reason: /HTTP version not supported: "HTTP\/1.0"/,
+    reason: /HTTP version not supported: "HTTP\/0.9"/,
   },
   {
     name: "HTTP/2.0",
@@ -362,6 +362,18 @@ describe("HttpHeadReader", () => {
       });
     }
   }
+
+  it("reports the HTTP version, and lets HTTP/1.0 leave Host out", () => {
+    const reader11 = new HttpHeadReader();
+    assert.equal(
+      reader11.push(latin1("GET / HTTP/1.1\r\nHost: a\r\n\r\n"))?.version,
+      "HTTP/1.1",
+    );
+    const reader10 = new HttpHeadReader({ defaultHost: "example.com:80" });
+    const head = reader10.push(latin1("GET /x HTTP/1.0\r\n\r\n"));
+    assert.equal(head?.version, "HTTP/1.0");
+    assert.equal(head?.request.url, "http://example.com/x");
+  });
 
   it("returns null until the final empty line arrives", () => {
     const reader = new HttpHeadReader();
