@@ -10,6 +10,11 @@
  *   `dataToSend()`.
  * - The opening handshake: {@linkcode acceptKey}, {@linkcode answerUpgrade},
  *   {@linkcode createClientHandshake}, {@linkcode verifyServerHandshake}.
+ * - Extensions: the `Sec-WebSocket-Extensions` grammar
+ *   ({@linkcode parseExtensionHeader}, {@linkcode formatExtensionHeader})
+ *   and the permessage-deflate negotiation ({@linkcode negotiateDeflate},
+ *   {@linkcode deflateOffer}, {@linkcode acceptDeflateAnswer}); the
+ *   transform itself is in `@wstream/wstream/extensions`.
  * - {@linkcode applyMask}, {@linkcode Utf8Validator}, close codes and the
  *   error classes with the close code each maps to.
  *
@@ -38,6 +43,8 @@ export * from "./lib/core/frame_parser.ts";
 export * from "./lib/core/frame_encoder.ts";
 export * from "./lib/core/protocol.ts";
 export * from "./lib/core/handshake.ts";
+export * from "./lib/core/extension_header.ts";
+export * from "./lib/core/deflate_negotiation.ts";
 export * from "./lib/core/extension.ts";
 export * from "./lib/core/keepalive.ts";
 export * from "./lib/core/mask.ts";

@@ -13,6 +13,10 @@
  * - Every socket has the WHATWG `WebSocketStream` shape
  *   ({@linkcode WebSocketStreamLike}); {@linkcode WebSocketConnection} runs
  *   one over any pair of byte streams.
+ * - permessage-deflate (RFC 7692) is negotiated by default on both sides,
+ *   with python-websockets' memory-conscious settings
+ *   ({@linkcode CompressionOptions}, {@linkcode ClientCompressionOptions});
+ *   `compression: false` turns it off.
  * - Errors ({@linkcode WebSocketError}, {@linkcode HandshakeError}) and
  *   close codes ({@linkcode CloseCode}).
  *
@@ -26,6 +30,8 @@
  * - `@wstream/wstream/transports`: the TCP/TLS byte transports behind
  *   `serve()` and `connect()` (Deno, Bun, Node).
  * - `@wstream/wstream/http`: the HTTP/1.1 head readers behind them.
+ * - `@wstream/wstream/extensions`: `PerMessageDeflate`, the
+ *   permessage-deflate transform, for a `Protocol` of your own.
  *
  * @example An echo server
  * ```ts ignore
@@ -55,6 +61,15 @@ export * from "./lib/connection/websocket_stream_like.ts";
 export * from "./lib/core/errors.ts";
 export * from "./lib/core/close_code.ts";
 export type { UpgradeOptions } from "./lib/core/handshake.ts";
+export type {
+  DeflateClientOptions,
+  DeflateParameters,
+  DeflateServerOptions,
+} from "./lib/core/deflate_negotiation.ts";
+export type {
+  ClientCompressionOptions,
+  CompressionOptions,
+} from "./lib/extensions/compression_options.ts";
 export type { Role } from "./lib/core/frame.ts";
 export type { MessageExtension } from "./lib/core/extension.ts";
 export type {

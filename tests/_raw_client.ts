@@ -235,6 +235,11 @@ export class RawWebSocket {
     }
   }
 
+  /** Writes bytes as they are (frames built by hand). */
+  write(bytes: Uint8Array): Promise<void> {
+    return this.#writer.write(bytes);
+  }
+
   /** Sends a masked frame. */
   send(opcode: number, payload: Uint8Array | string = ""): Promise<void> {
     return this.#writer.write(encodeClientFrame({ opcode, payload }));

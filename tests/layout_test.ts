@@ -21,14 +21,22 @@ const ALLOWED: Record<string, readonly string[]> = {
   codec: ["core"],
   http: [],
   transports: [],
-  connection: ["core", "transports"],
-  native: ["core", "http", "connection"],
-  server: ["core", "http", "transports", "connection", "native"],
-  client: ["core", "http", "transports", "connection"],
+  extensions: ["core"],
+  connection: ["core", "transports", "extensions"],
+  native: ["core", "http", "connection", "extensions"],
+  server: ["core", "http", "transports", "connection", "native", "extensions"],
+  client: ["core", "http", "transports", "connection", "extensions"],
 };
 
 /** The entry points (`deno.json` `exports`). */
-const ENTRIES = ["mod.ts", "core.ts", "codec.ts", "transports.ts", "http.ts"];
+const ENTRIES = [
+  "mod.ts",
+  "core.ts",
+  "codec.ts",
+  "transports.ts",
+  "http.ts",
+  "extensions.ts",
+];
 
 /** Every `.ts` file below `dir`, relative to the repository root. */
 function sourcesBelow(dir: string): string[] {

@@ -11,6 +11,7 @@ import type { ConnectOptions } from "./connect.ts";
 import { isValidCloseCode } from "../core/close_code.ts";
 import { WebSocketError } from "../core/errors.ts";
 import { createClientHandshake } from "../core/handshake.ts";
+import { resolveClientCompression } from "../extensions/compression_options.ts";
 import type { WebSocketConnection } from "../connection/websocket_connection.ts";
 import type {
   NetAddr,
@@ -143,6 +144,7 @@ export class WebSocketStream implements WebSocketStreamLike {
       protocols: options.protocols ?? [],
       headers: options.headers ?? {},
     });
+    resolveClientCompression(options.compression); // RangeError now.
     this.url = target.href;
     this.secure = target.protocol === "wss:";
     const signal = options.signal === undefined

@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { CompressionOptions } from "../extensions/compression_options.ts";
+
 /**
  * The connection settings a server (`serve()` or `attachToNodeServer()`)
  * gives every WebSocket it upgrades. `upgrade()` uses them for each option
@@ -23,4 +25,9 @@ export interface ServerConnectionDefaults {
   readonly pongTimeout?: number;
   /** How long to wait for the peer's close frame after ours, in ms. */
   readonly closeTimeout?: number;
+  /**
+   * permessage-deflate for upgrades that do not set their own
+   * `compression` (replaced whole, not merged field by field).
+   */
+  readonly compression?: boolean | CompressionOptions;
 }

@@ -81,7 +81,12 @@ export interface WebSocketConnectionOptions {
   protocol?: string;
   /** The negotiated `Sec-WebSocket-Extensions` answer. @default {""} */
   extensions?: string;
-  /** The negotiated extensions' message transforms. @default {[]} */
+  /**
+   * The negotiated extensions' message transforms (permessage-deflate:
+   * `PerMessageDeflate`), in the order of the `extensions` answer. The
+   * connection owns them: their `close()` is called once `closed` settles.
+   * @default {[]}
+   */
   messageExtensions?: readonly MessageExtension[];
   /**
    * Bytes already read past the HTTP head; they are processed before
@@ -750,6 +755,17 @@ export class WebSocketConnection implements WebSocketStreamLike {
     this.#settled = true;
     clearTimeout(this.#closeTimer);
     this.#stopKeepalive();
+    // Frees the extensions' state (zlib memory) with the connection.
+    const extensions = this.#options.messageExtensions;
+    if (extensions !== undefined) {
+      for (const extension of extensions) {
+        try {
+          extension.close?.();
+        } catch (error) {
+          internalError(error);
+        }
+      }
+    }
     const reported = this.#peerDead ? this.#reportedCloseInfo() : info;
     this.#pings?.closed(reported);
     this.#resolveClosed(reported);

@@ -55,4 +55,10 @@ export interface MessageExtension {
     data: Uint8Array,
     opcode: number,
   ): { data: Uint8Array; rsv: number };
+  /**
+   * Frees what the extension holds (permessage-deflate: its zlib memory).
+   * Drivers call it once the connection is closed (`WebSocketConnection`
+   * does, when `closed` settles); the extension is not used afterwards.
+   */
+  close?(): void;
 }

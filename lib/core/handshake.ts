@@ -8,6 +8,15 @@
 
 import { HandshakeError } from "./errors.ts";
 import { decodeBase64, encodeBase64 } from "./_base64.ts";
+import {
+  acceptDeflateAnswer,
+  type DeflateClientOptions,
+  deflateOffer,
+  type DeflateParameters,
+  type DeflateServerOptions,
+  negotiateDeflate,
+} from "./deflate_negotiation.ts";
+import { parseExtensionHeader } from "./extension_header.ts";
 
 /**
  * The GUID appended to `Sec-WebSocket-Key` before hashing (RFC 6455 §1.3).
@@ -116,6 +125,21 @@ export interface UpgradeOptions {
    * @default {undefined} no extra headers
    */
   headers?: HeadersInit;
+  /**
+   * Negotiate permessage-deflate (RFC 7692): `true` with the
+   * {@linkcode negotiateDeflate} defaults, an object to set its limits,
+   * `false` not to. When enabled, the request's `Sec-WebSocket-Extensions`
+   * is parsed (an unparsable one is refused with 400 and the parser's
+   * reason), the first acceptable permessage-deflate offer is answered,
+   * and the answer's `deflate` says what was agreed. Whoever then speaks
+   * the connection must run that agreement (`PerMessageDeflate` of
+   * `@wstream/wstream/extensions` in its `Protocol`), which is why this
+   * pure function does not negotiate unless asked; {@linkcode upgrade}
+   * (in `@wstream/wstream`) does by default.
+   *
+   * @default {false}
+   */
+  compression?: boolean | DeflateServerOptions;
 }
 
 /**
@@ -133,6 +157,11 @@ export type UpgradeAnswer =
     protocol: string;
     /** The negotiated `Sec-WebSocket-Extensions` value, `""` when none. */
     extensions: string;
+    /**
+     * The agreed permessage-deflate parameters, `null` when compression
+     * was not negotiated (not enabled, not offered, or no acceptable offer).
+     */
+    deflate: DeflateParameters | null;
   }
   | {
     /** The request was refused. */
@@ -193,16 +222,23 @@ class SwitchingProtocolsResponse extends Response {
  *    `Sec-WebSocket-Version: 13` (RFC 6455 §4.4);
  * 5. `Sec-WebSocket-Key` is a single base64 value of exactly 16 bytes,
  *    else 400;
- * 6. the origin is allowed by `options.origin`, else 403.
+ * 6. the origin is allowed by `options.origin`, else 403;
+ * 7. with `options.compression`, `Sec-WebSocket-Extensions` parses
+ *    ({@linkcode parseExtensionHeader}), else 400 with the parser's reason.
  *
  * On acceptance the caller writes `response` (status 101, read
  * `response.status` and `response.headers`) to the socket and then speaks
- * WebSocket frames. `extensions` is always `""` for now: no extension is
- * negotiated yet (see {@linkcode parseExtensionOffers}).
+ * WebSocket frames. With `options.compression`, `extensions` is the
+ * permessage-deflate answer ({@linkcode negotiateDeflate}) and `deflate`
+ * what it agreed, which the connection must then run; otherwise
+ * `extensions` is `""`, `deflate` is `null`, and the header is ignored
+ * (RFC 6455 §9.1 allows it).
  *
  * @param request The HTTP request that asks for the upgrade.
  * @param options Subprotocols, allowed origins and extra response headers.
  * @returns The accepted answer with its 101 response, or the refusal.
+ * @throws {RangeError} If a window size in `options.compression` is out of
+ * range.
  * @throws Whatever the `protocols` or `origin` callback throws.
  *
  * @example Accept an upgrade and choose a subprotocol
@@ -229,6 +265,31 @@ class SwitchingProtocolsResponse extends Response {
  * );
  * ```
  *
+ * @example Negotiate permessage-deflate with a browser's offer
+ * ```ts
+ * import { answerUpgrade } from "@wstream/wstream/core";
+ * import assert from "node:assert/strict";
+ *
+ * const request = new Request("http://localhost/chat", {
+ *   headers: {
+ *     Upgrade: "websocket",
+ *     Connection: "Upgrade",
+ *     "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+ *     "Sec-WebSocket-Version": "13",
+ *     "Sec-WebSocket-Extensions": "permessage-deflate; client_max_window_bits",
+ *   },
+ * });
+ * const answer = await answerUpgrade(request, {
+ *   compression: { serverMaxWindowBits: 12, clientMaxWindowBits: 12 },
+ * });
+ * assert.ok(answer.accepted);
+ * assert.equal(
+ *   answer.extensions,
+ *   "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12",
+ * );
+ * assert.equal(answer.deflate?.serverMaxWindowBits, 12);
+ * ```
+ *
  * @example Refuse a request that is not an upgrade
  * ```ts
  * import { answerUpgrade } from "@wstream/wstream/core";
@@ -247,17 +308,37 @@ export async function answerUpgrade(
   const refusal = validateUpgrade(request, options);
   if (refusal) return { accepted: false, response: refusal };
 
+  // Extensions (RFC 6455 §9.1), parsed only when this server negotiates
+  // one (as python-websockets does): otherwise the header is ignored.
+  let extensions = "";
+  let deflate: DeflateParameters | null = null;
+  const compression = options.compression ?? false;
+  if (compression !== false) {
+    let offers;
+    try {
+      offers = parseExtensionHeader(
+        request.headers.get("sec-websocket-extensions"),
+      );
+    } catch (error) {
+      return {
+        accepted: false,
+        response: refuse(400, (error as SyntaxError).message),
+      };
+    }
+    const agreement = negotiateDeflate(
+      offers,
+      compression === true ? {} : compression,
+    );
+    if (agreement !== null) {
+      extensions = agreement.header;
+      deflate = agreement.params;
+    }
+  }
+
   // validateUpgrade checked the key is present.
   const key = request.headers.get("sec-websocket-key")!.trim();
   const offered = splitTokenList(request.headers.get("sec-websocket-protocol"));
   const protocol = chooseProtocol(offered, request, options.protocols);
-
-  // Seam for extensions (RFC 6455 §9): permessage-deflate will parse the
-  // offers here with parseExtensionOffers(request.headers.get(
-  // "sec-websocket-extensions")), pick one and fill `extensions` and the
-  // Sec-WebSocket-Extensions response header. Until then none is accepted
-  // and the header is ignored, which RFC 6455 §9.1 allows.
-  const extensions = "";
 
   const headers = new Headers(options.headers);
   for (const name of HANDSHAKE_RESPONSE_HEADERS) headers.delete(name);
@@ -272,6 +353,7 @@ export async function answerUpgrade(
     response: new SwitchingProtocolsResponse(headers),
     protocol,
     extensions,
+    deflate,
   };
 }
 
@@ -403,122 +485,6 @@ function refuse(
   });
 }
 
-/**
- * One extension offer from a `Sec-WebSocket-Extensions` header: its name and
- * its parameters (`true` for a parameter without a value).
- */
-export interface ExtensionOffer {
-  /** The extension token, as written, such as `"permessage-deflate"`. */
-  name: string;
-  /**
-   * The parameters, by name as written; a parameter without `=value` is
-   * `true`. Quoted values are unescaped.
-   */
-  params: Record<string, string | true>;
-}
-
-/**
- * Parses a `Sec-WebSocket-Extensions` header into its offers, in order
- * (RFC 6455 §9.1). Several header lines joined with `", "` parse as one
- * list; empty list elements are ignored (RFC 7230 §7).
- *
- * wstream does not negotiate any extension yet; this is the parsing half
- * for permessage-deflate (RFC 7692).
- *
- * @param header The header value, or `null` when absent.
- * @returns The offers; empty when `header` is `null` or blank.
- * @throws {SyntaxError} When the header does not follow the RFC 6455 §9.1
- * grammar, or an offer repeats a parameter.
- *
- * @example Parse a browser's permessage-deflate offer
- * ```ts
- * import { parseExtensionOffers } from "@wstream/wstream/core";
- * import assert from "node:assert/strict";
- *
- * assert.deepEqual(
- *   parseExtensionOffers("permessage-deflate; client_max_window_bits"),
- *   [{ name: "permessage-deflate", params: { client_max_window_bits: true } }],
- * );
- * ```
- */
-export function parseExtensionOffers(header: string | null): ExtensionOffer[] {
-  const offers: ExtensionOffer[] = [];
-  if (header === null) return offers;
-  const fail = (what: string): never => {
-    throw new SyntaxError(
-      `Invalid Sec-WebSocket-Extensions header ${quote(header)}: ${what}`,
-    );
-  };
-
-  let i = 0;
-  const skipSpace = (): void => {
-    while (header[i] === " " || header[i] === "\t") i++;
-  };
-  const readToken = (): string => {
-    const start = i;
-    while (i < header.length && TOKEN.test(header[i]!)) i++;
-    return header.slice(start, i);
-  };
-  const readQuoted = (): string => {
-    i++; // opening quote
-    let value = "";
-    while (i < header.length && header[i] !== '"') {
-      if (header[i] === "\\") i++;
-      if (i >= header.length) break;
-      value += header[i++];
-    }
-    if (header[i] !== '"') fail("unterminated quoted string");
-    i++; // closing quote
-    return value;
-  };
-
-  while (i < header.length) {
-    skipSpace();
-    if (i >= header.length) break;
-    if (header[i] === ",") {
-      i++; // empty list element
-      continue;
-    }
-    const name = readToken();
-    if (name === "") fail(`expected an extension name at offset ${i}`);
-    const params: Record<string, string | true> = {};
-    skipSpace();
-    while (header[i] === ";") {
-      i++;
-      skipSpace();
-      const param = readToken();
-      if (param === "") fail(`expected a parameter name at offset ${i}`);
-      if (Object.hasOwn(params, param)) {
-        fail(`parameter ${quote(param)} is repeated in ${quote(name)}`);
-      }
-      skipSpace();
-      let value: string | true = true;
-      if (header[i] === "=") {
-        i++;
-        skipSpace();
-        value = header[i] === '"' ? readQuoted() : readToken();
-        // RFC 6455 §9.1: a quoted value must still be a token once unescaped.
-        if (!TOKEN.test(value)) {
-          fail(`parameter ${quote(param)} needs a token value`);
-        }
-        skipSpace();
-      }
-      // defineProperty, not assignment, so "__proto__" stays a plain key.
-      Object.defineProperty(params, param, {
-        value,
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
-    }
-    offers.push({ name, params });
-    if (i < header.length && header[i] !== ",") {
-      fail(`unexpected ${quote(header[i]!)} at offset ${i}`);
-    }
-  }
-  return offers;
-}
-
 // ---------------------------------------------------------------------------
 // Client side
 // ---------------------------------------------------------------------------
@@ -541,6 +507,17 @@ export interface ClientHandshakeOptions {
    * @default {undefined} no extra headers
    */
   headers?: HeadersInit;
+  /**
+   * Offer permessage-deflate (RFC 7692) in `Sec-WebSocket-Extensions`:
+   * `true` offers what browsers offer,
+   * `permessage-deflate; client_max_window_bits`; an object sets the offer
+   * ({@linkcode deflateOffer}); `false` offers nothing (a
+   * `Sec-WebSocket-Extensions` in `headers` is then sent as given). Pass
+   * the same value to {@linkcode verifyServerHandshake}.
+   *
+   * @default {false}
+   */
+  compression?: boolean | DeflateClientOptions;
 }
 
 /** The request side of a client handshake, from {@linkcode createClientHandshake}. */
@@ -562,6 +539,8 @@ export interface ClientHandshake {
  * @returns The key and the request headers.
  * @throws {SyntaxError} When a subprotocol is not an RFC 7230 token or is
  * offered twice.
+ * @throws {RangeError} When a window size in `options.compression` is out
+ * of range.
  *
  * @example Build upgrade request headers
  * ```ts
@@ -605,6 +584,13 @@ export function createClientHandshake(
   if (protocols.length > 0) {
     headers.set("Sec-WebSocket-Protocol", protocols.join(", "));
   }
+  const compression = options.compression ?? false;
+  if (compression !== false) {
+    headers.set(
+      "Sec-WebSocket-Extensions",
+      deflateOffer(compression === true ? {} : compression),
+    );
+  }
   return { key, headers };
 }
 
@@ -618,30 +604,49 @@ export interface ExpectedHandshake {
    * @default {[]} none offered, so the server must not answer one
    */
   protocols?: readonly string[];
+  /**
+   * The permessage-deflate offer sent (the `compression` option of
+   * {@linkcode createClientHandshake}); the answer is checked against it
+   * with {@linkcode acceptDeflateAnswer}.
+   *
+   * @default {false} none offered, so the server must not answer any
+   * extension
+   */
+  compression?: boolean | DeflateClientOptions;
 }
 
 /** The negotiated parameters of an accepted client handshake. */
 export interface HandshakeResult {
   /** The subprotocol the server chose, or `""` when none. */
   protocol: string;
-  /** The extensions in use; always `""` until extensions are supported. */
+  /** The server's `Sec-WebSocket-Extensions` answer, or `""` when none. */
   extensions: string;
+  /**
+   * The agreed permessage-deflate parameters, `null` when none: run them
+   * with `PerMessageDeflate` (role `"client"`) of
+   * `@wstream/wstream/extensions`.
+   */
+  deflate: DeflateParameters | null;
 }
 
 /**
  * Checks the server's answer to a client upgrade request (RFC 6455 §4.1,
- * in the RFC's order) and returns the negotiated subprotocol.
+ * in the RFC's order) and returns the negotiated subprotocol and extension.
  *
  * @param response The server's status and headers.
- * @param expected The key sent and the subprotocols offered.
- * @returns The chosen subprotocol (`""` when none) and extensions (`""`).
+ * @param expected The key sent, the subprotocols and the compression
+ * offered.
+ * @returns The chosen subprotocol (`""` when none), the extensions answer
+ * (`""` when none) and the agreed permessage-deflate parameters.
  * @throws {HandshakeError} With code `WS_ERR_HANDSHAKE_STATUS` when the
  * status is not 101, `WS_ERR_HANDSHAKE_UPGRADE` when `Upgrade` is not
  * `websocket`, `WS_ERR_HANDSHAKE_CONNECTION` when `Connection` lacks
  * `Upgrade`, `WS_ERR_HANDSHAKE_ACCEPT` when `Sec-WebSocket-Accept` is
  * missing or wrong, `WS_ERR_HANDSHAKE_EXTENSION` when the server answered
- * any extension (none are offered), and `WS_ERR_HANDSHAKE_PROTOCOL` when it
- * answered a subprotocol that was not offered.
+ * an extension that was not offered or a permessage-deflate answer that
+ * breaks RFC 7692 (the message names the rule, see
+ * {@linkcode acceptDeflateAnswer}), and `WS_ERR_HANDSHAKE_PROTOCOL` when
+ * it answered a subprotocol that was not offered.
  *
  * @example Verify an answer
  * ```ts
@@ -725,12 +730,19 @@ export async function verifyServerHandshake(
     );
   }
 
-  const extensions = headers.get("sec-websocket-extensions");
-  if (extensions !== null && extensions.trim() !== "") {
+  const answered = headers.get("sec-websocket-extensions")?.trim() ?? "";
+  const compression = expected.compression ?? false;
+  let deflate: DeflateParameters | null = null;
+  if (compression !== false) {
+    deflate = acceptDeflateAnswer(
+      answered,
+      compression === true ? {} : compression,
+    );
+  } else if (answered !== "") {
     throw new HandshakeError(
       "WS_ERR_HANDSHAKE_EXTENSION",
       `Unexpected Sec-WebSocket-Extensions header ${
-        quote(extensions)
+        quote(answered)
       }: no extension was offered`,
     );
   }
@@ -750,7 +762,7 @@ export async function verifyServerHandshake(
     );
   }
 
-  return { protocol, extensions: "" };
+  return { protocol, extensions: deflate === null ? "" : answered, deflate };
 }
 
 // ---------------------------------------------------------------------------

@@ -53,6 +53,18 @@ export interface BunPendingUpgrade {
   settled: boolean;
   /** The client's address from Bun's `server.requestIP()`, if known. */
   remoteAddr: NetAddr | null;
+  /**
+   * Whether `bunServeOptions()` turned on Bun's `perMessageDeflate`, so
+   * that an upgrade may negotiate it.
+   */
+  readonly deflate: boolean;
+  /**
+   * The `Sec-WebSocket-Extensions` offer `fetch` hands Bun's negotiation
+   * (by setting it on the request before `server.upgrade()`), `null` to
+   * remove the client's offer so that Bun negotiates nothing. Set by
+   * `upgrade()`; `undefined` until then.
+   */
+  extensionOffer?: string | null;
 }
 
 /** Requests of `bunServeOptions()`'s `fetch` that may still be upgraded. */
@@ -112,6 +124,8 @@ export interface NativeSocketOptions {
   url: string;
   /** The negotiated subprotocol, or `""`. */
   protocol: string;
+  /** The extensions the runtime negotiated, as it answered them, or `""`. */
+  extensions?: string | undefined;
   /** The peer's address, `null` when unknown. */
   remoteAddr?: NetAddr | null | undefined;
   /** The largest message accepted, in bytes (UTF-8 bytes for text). */
@@ -199,6 +213,11 @@ export class NativeSocket {
   #pings: PingTracker | null = null;
 
   readonly #options: NativeSocketOptions;
+
+  /** The extensions the runtime negotiated, `""` for none. */
+  get extensions(): string {
+    return this.#options.extensions ?? "";
+  }
   #resolveOpened!: (info: WebSocketOpenInfo) => void;
   #rejectOpened!: (error: unknown) => void;
   #resolveClosed!: (info: WebSocketCloseInfo) => void;
@@ -274,7 +293,7 @@ export class NativeSocket {
       readable,
       writable,
       protocol: this.#options.protocol,
-      extensions: "",
+      extensions: this.#options.extensions ?? "",
     });
     this.#startKeepalive();
     // A close() called before the runtime opened the socket.

@@ -16,6 +16,10 @@ import {
 } from "./_native_socket.ts";
 import type { BunPendingUpgrade } from "./_native_socket.ts";
 import type { ServeHandler } from "../http/handler.ts";
+import {
+  type CompressionOptions,
+  resolveServerCompression,
+} from "../extensions/compression_options.ts";
 import type { WebSocketMessage } from "../connection/websocket_stream_like.ts";
 
 /** Options of {@linkcode bunServeOptions}: the defaults of every upgrade. */
@@ -57,6 +61,17 @@ export interface BunServeOptions {
    * @default {5000}
    */
   closeTimeout?: number;
+  /**
+   * permessage-deflate, for upgrades that do not set their own
+   * `compression`: anything but `false` turns on Bun's `perMessageDeflate`
+   * (Bun's shared compressor: no context takeover either way, 15-bit
+   * windows; the settings of {@linkcode CompressionOptions} do not apply
+   * under Bun, but are checked). `false` turns it off for every upgrade,
+   * whatever their own option says.
+   *
+   * @default {true}
+   */
+  compression?: boolean | CompressionOptions;
 }
 
 /** The part of Bun's `Server` that {@linkcode bunServeOptions} uses. */
@@ -84,8 +99,11 @@ export interface BunServerWebSocketLike {
   binaryType: string;
   /** 1 while open. */
   readonly readyState: number;
-  /** Sends; -1 under backpressure, 0 when dropped, else the bytes sent. */
-  send(data: string | Uint8Array): number;
+  /**
+   * Sends, compressed when `compress` and permessage-deflate was
+   * negotiated; -1 under backpressure, 0 when dropped, else the bytes sent.
+   */
+  send(data: string | Uint8Array, compress?: boolean): number;
   /** Sends a close frame and closes. */
   close(code?: number, reason?: string): void;
   /** Drops the connection at once. */
@@ -104,7 +122,10 @@ export interface BunWebSocketHandler {
   backpressureLimit: number;
   /** `false`: wstream handles write backpressure itself. */
   closeOnBackpressureLimit: boolean;
-  /** `false`: wstream negotiates no extension yet. */
+  /**
+   * Whether Bun may negotiate permessage-deflate (the `compression`
+   * option); each upgrade's own choice is applied by the offer Bun sees.
+   */
   perMessageDeflate: boolean;
   /** 0: wstream's own `idleTimeout` applies, per connection. */
   idleTimeout: number;
@@ -230,7 +251,10 @@ export function bunServeOptions(
     NATIVE_DEFAULT_MAX_MESSAGE_SIZE;
   checkLimit("maxMessageSize", maxMessageSize, "bytes");
   const pingInterval = options.pingInterval ?? NATIVE_DEFAULT_PING_INTERVAL;
+  const compression = options.compression ?? true;
+  resolveServerCompression(compression); // RangeError for bad settings.
   const defaults = {
+    compression,
     maxMessageSize,
     idleTimeout: options.idleTimeout ?? NATIVE_DEFAULT_IDLE_TIMEOUT,
     pingInterval,
@@ -258,6 +282,7 @@ export function bunServeOptions(
       response: null,
       native: null,
       settled: false,
+      deflate: compression !== false,
       remoteAddr: address === null
         ? null
         : { hostname: address.address, port: address.port },
@@ -288,6 +313,9 @@ export function bunServeOptions(
       );
       return response;
     }
+    if (pending.extensionOffer !== undefined) {
+      offerToBun(request, pending.extensionOffer);
+    }
     if (
       server.upgrade(request, { headers: bunHeaders(response), data: native })
     ) {
@@ -305,15 +333,18 @@ export function bunServeOptions(
     maxPayloadLength: maxMessageSize,
     backpressureLimit: 2 ** 31 - 1,
     closeOnBackpressureLimit: false,
-    perMessageDeflate: false,
+    perMessageDeflate: compression !== false,
     idleTimeout: 0,
     sendPings: false,
     open(ws) {
       ws.binaryType = "arraybuffer";
-      nativeOf(ws).open({
+      const native = nativeOf(ws);
+      // Bun compresses a message only when asked to, per send().
+      const compress = native.extensions !== "";
+      native.open({
         // 0 is "dropped", and also the size of an empty message.
         send: (message) =>
-          ws.send(message) !== 0 ||
+          ws.send(message, compress) !== 0 ||
           (message.length === 0 && ws.readyState === 1),
         bufferedAmount: () => ws.getBufferedAmount(),
         drainEvents: true,
@@ -371,6 +402,19 @@ export function bunServeOptions(
     },
   };
   return { fetch, websocket };
+}
+
+/**
+ * Sets the `Sec-WebSocket-Extensions` offer Bun's `server.upgrade()`
+ * negotiates on (Bun reads the request's headers), or removes it.
+ */
+function offerToBun(request: Request, offer: string | null): void {
+  try {
+    if (offer === null) request.headers.delete("sec-websocket-extensions");
+    else request.headers.set("sec-websocket-extensions", offer);
+  } catch {
+    // Immutable headers (not Bun's): nothing to steer.
+  }
 }
 
 function nativeOf(ws: BunServerWebSocketLike): NativeSocket {

@@ -16,6 +16,10 @@ import {
 import type { ServeHandler } from "../http/handler.ts";
 import type { NodeSocketLike } from "../transports/_runtime_types.ts";
 import type { ServerConnectionDefaults } from "../connection/_server_defaults.ts";
+import {
+  type CompressionOptions,
+  resolveServerCompression,
+} from "../extensions/compression_options.ts";
 import { nodeConnection } from "../transports/node.ts";
 import type { TcpConnection } from "../transports/tcp_connection.ts";
 
@@ -122,6 +126,15 @@ export interface AttachToNodeServerOptions {
    */
   pongTimeout?: number;
   /**
+   * permessage-deflate for upgrades that do not set their own
+   * `compression` (see {@linkcode upgrade}): `true` with python-websockets'
+   * memory-conscious defaults, an object of {@linkcode CompressionOptions},
+   * or `false`.
+   *
+   * @default {true}
+   */
+  compression?: boolean | CompressionOptions;
+  /**
    * Turns an error thrown by the handler into the response sent.
    *
    * @default {undefined} the error is logged and a plain-text 500 is sent
@@ -200,7 +213,10 @@ export function attachToNodeServer(
     ),
     pingInterval,
     pongTimeout: checkTime("pongTimeout", options.pongTimeout ?? pingInterval),
+    // Checked now (RangeError), run by upgrade().
+    compression: options.compression ?? true,
   };
+  resolveServerCompression(defaults.compression);
   const context: ExchangeContext = {
     handler,
     onError: options.onError,

@@ -22,6 +22,10 @@ import type { HttpHead } from "../http/request_head.ts";
 import { getBun, getDeno } from "../transports/_runtime_types.ts";
 import type { ServerConnectionDefaults } from "../connection/_server_defaults.ts";
 import type { ServeHandler } from "../http/handler.ts";
+import {
+  type CompressionOptions,
+  resolveServerCompression,
+} from "../extensions/compression_options.ts";
 export type { ServeHandler, ServeHandlerInfo } from "../http/handler.ts";
 import type {
   NetAddr,
@@ -108,6 +112,16 @@ export interface ServeOptions {
    * @default {16777216} (16 MiB)
    */
   maxBodySize?: number;
+  /**
+   * permessage-deflate (RFC 7692) for upgrades that do not set their own
+   * `compression` (see {@linkcode upgrade}): `true` with python-websockets'
+   * memory-conscious defaults (windows of 12 bits, memLevel 5), an object
+   * of {@linkcode CompressionOptions}, or `false`. The README's
+   * "Compression" section gives the memory cost of each setting.
+   *
+   * @default {true}
+   */
+  compression?: boolean | CompressionOptions;
   /**
    * How long, in milliseconds, an idle HTTP/1.1 connection is kept open
    * for its next request after a response; then it is closed. 0 turns
@@ -386,7 +400,10 @@ export function serve(options: ServeOptions, handler: ServeHandler): Server {
       options.pongTimeout ?? pingInterval,
       true,
     ),
+    // Checked now (RangeError), applied by upgrade().
+    compression: options.compression ?? true,
   };
+  resolveServerCompression(defaults.compression);
   const maxBodySize = options.maxBodySize ?? DEFAULT_MAX_BODY_SIZE;
   if (!Number.isSafeInteger(maxBodySize) || maxBodySize < 0) {
     throw new RangeError(

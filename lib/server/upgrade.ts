@@ -7,7 +7,13 @@
  */
 
 import { answerUpgrade } from "../core/handshake.ts";
-import type { UpgradeOptions } from "../core/handshake.ts";
+import type { UpgradeAnswer, UpgradeOptions } from "../core/handshake.ts";
+import { parseExtensionHeader } from "../core/extension_header.ts";
+import {
+  type CompressionOptions,
+  resolveServerCompression,
+} from "../extensions/compression_options.ts";
+import { PerMessageDeflate } from "../extensions/permessage_deflate.ts";
 import {
   bunPendingUpgrades,
   checkLimit,
@@ -35,6 +41,30 @@ import type {
  * of `serve()`).
  */
 export interface ServerUpgradeOptions extends UpgradeOptions {
+  /**
+   * permessage-deflate (RFC 7692): `true` or an object of settings to
+   * negotiate it when the client offers it (browsers always do), `false`
+   * to decline. A malformed `Sec-WebSocket-Extensions` is refused with 400
+   * unless this is `false`. What was agreed is the socket's `extensions`.
+   *
+   * Where it runs:
+   *
+   * - `serve()` and `attachToNodeServer()`: wstream's `PerMessageDeflate`,
+   *   with these settings (python-websockets' defaults: 4 KiB windows both
+   *   ways, memLevel 5; about 114-184 KiB per connection once messages are
+   *   compressed both ways, nothing before; see
+   *   {@linkcode CompressionOptions}).
+   * - `Bun.serve`: Bun's own compression (its shared compressor, no context
+   *   takeover either way; the window, level, memLevel and threshold
+   *   settings do not apply), only if {@linkcode bunServeOptions} enabled it;
+   *   an offer that limits the server's window is declined. `extensions`
+   *   is Bun's answer.
+   * - `Deno.serve`: Deno's WebSocket negotiates no compression; the socket
+   *   always reports `extensions: ""`.
+   *
+   * @default {true}, or the server's `compression`
+   */
+  compression?: boolean | CompressionOptions;
   /**
    * The largest message accepted, in bytes; larger fails with 1009.
    *
@@ -238,12 +268,28 @@ export async function upgrade(
     bunPendingUpgrades.get(request);
   if (claimable?.settled === true) checkUnclaimed(claimable);
   if (upgradedByDeno(request)) throw new TypeError(ALREADY_CALLED);
-  const answer = await answerUpgrade(request, options);
+  const pending = pendingUpgrades.get(request);
+  const bun = pending === undefined
+    ? bunPendingUpgrades.get(request)
+    : undefined;
+  const wanted = options.compression ??
+    (pending ?? bun)?.defaults.compression;
+  // Checks the settings (RangeError) whichever path runs them.
+  const compression = resolveServerCompression(wanted);
+  const answer = await answerUpgrade(request, {
+    ...options,
+    compression: compression === null
+      ? false
+      : pending !== undefined
+      ? compression.negotiation
+      // Bun's shared compressor: 15-bit windows, no context takeover. Under
+      // Deno.serve the header is still validated, and the agreement dropped.
+      : BUN_DEFLATE,
+  });
   if (!answer.accepted) return { response: answer.response, socket: null };
   const url = request.url.replace(/^http/, "ws");
 
   // 1. wstream's serve() or attachToNodeServer(): our codec, raw socket.
-  const pending = pendingUpgrades.get(request);
   if (pending !== undefined) {
     checkUnclaimed(pending);
     const connectionOptions: WebSocketConnectionOptions = {
@@ -254,6 +300,15 @@ export async function upgrade(
       head: pending.head,
       remoteAddr: options.remoteAddr ?? pending.remoteAddr,
     };
+    if (answer.deflate !== null && compression !== null) {
+      connectionOptions.messageExtensions = [
+        new PerMessageDeflate({
+          role: "server",
+          params: answer.deflate,
+          ...compression.local,
+        }),
+      ];
+    }
     const merged = withDefaults(options, pending.defaults);
     for (
       const name of [
@@ -288,9 +343,9 @@ export async function upgrade(
 
   // 3. Bun.serve with bunServeOptions(): Bun's WebSocket, once the handler
   // returned the response.
-  const bun = bunPendingUpgrades.get(request);
   if (bun !== undefined) {
     checkUnclaimed(bun);
+    const offer = bun.deflate ? bunDeflateOffer(answer) : null;
     const native = new NativeSocket({
       ...nativeOptions(
         url,
@@ -298,7 +353,9 @@ export async function upgrade(
         withDefaults(options, bun.defaults),
       ),
       remoteAddr: options.remoteAddr ?? bun.remoteAddr,
+      extensions: offer === null ? "" : bunDeflateAnswer(offer),
     });
+    bun.extensionOffer = offer;
     bun.response = answer.response;
     bun.native = native;
     return { response: answer.response, socket: native.socket };
@@ -312,6 +369,46 @@ export async function upgrade(
 }
 
 const ALREADY_CALLED = "upgrade() was already called for this request";
+
+/** What Bun's shared compressor (`perMessageDeflate: true`) can run. */
+const BUN_DEFLATE = {
+  serverNoContextTakeover: true,
+  clientNoContextTakeover: true,
+  serverMaxWindowBits: 15,
+  clientMaxWindowBits: 15,
+} as const;
+
+/**
+ * The offer to hand Bun's negotiation for an upgrade we agreed to compress,
+ * or `null` to let Bun negotiate nothing. Bun (uWebSockets) answers
+ * offers on its own rules; handing it one of these two offers makes its
+ * answer known ({@linkcode bunDeflateAnswer}, checked against Bun by
+ * `tests/native/bun_serve_test.ts`). An offer limiting the server's window
+ * below 15 bits, which Bun's shared compressor cannot honour, is declined.
+ */
+function bunDeflateOffer(
+  answer: Extract<UpgradeAnswer, { accepted: true }>,
+): string | null {
+  if (answer.deflate === null || answer.deflate.serverMaxWindowBits < 15) {
+    return null;
+  }
+  // RFC 7692 §7.1.2.1: a server_max_window_bits offered must be answered.
+  const [element] = parseExtensionHeader(answer.extensions);
+  const askedWindow = element?.params.some((param) =>
+    param.name === "server_max_window_bits"
+  );
+  return askedWindow
+    ? "permessage-deflate; server_max_window_bits=15"
+    : "permessage-deflate";
+}
+
+/** Bun's answer to an offer of {@linkcode bunDeflateOffer} (shared mode). */
+function bunDeflateAnswer(offer: string): string {
+  return "permessage-deflate; client_no_context_takeover; server_no_context_takeover" +
+    (offer.includes("server_max_window_bits")
+      ? "; server_max_window_bits=15"
+      : "");
+}
 
 /** Refuses a second `upgrade()`, or one after the handler returned. */
 function checkUnclaimed(

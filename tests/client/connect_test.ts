@@ -226,7 +226,14 @@ for (const peer of PEERS) {
           const { readable, writable, protocol, extensions } = await socket
             .opened;
           assert.equal(protocol, "");
-          assert.equal(extensions, "");
+          // connect() offers permessage-deflate by default; wstream's
+          // upgrade() accepts it by default, the native servers here do not.
+          assert.equal(
+            extensions,
+            peer.name === "wstream serve()"
+              ? "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12"
+              : "",
+          );
           const writer = writable.getWriter();
           const reader = readable.getReader();
           const big = patterned(1024 * 1024);
@@ -577,11 +584,23 @@ const REFUSALS: RefusalCase[] = [
       c.write(
         await switching(
           c.key,
-          "Sec-WebSocket-Extensions: permessage-deflate\r\n",
+          "Sec-WebSocket-Extensions: x-webkit-deflate-frame\r\n",
         ),
       ),
     code: "WS_ERR_HANDSHAKE_EXTENSION",
-    message: /Unexpected Sec-WebSocket-Extensions header "permessage-deflate"/,
+    message: /extension "x-webkit-deflate-frame" was not offered/,
+  },
+  {
+    name: "a 101 with a permessage-deflate parameter that was not offered",
+    answer: async (c) =>
+      c.write(
+        await switching(
+          c.key,
+          "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=20\r\n",
+        ),
+      ),
+    code: "WS_ERR_HANDSHAKE_EXTENSION",
+    message: /server_max_window_bits needs a value from 8 to 15/,
   },
   {
     name: "an answer that is not HTTP",
@@ -831,9 +850,12 @@ describe("connect() request and answer", { timeout: TEST_TIMEOUT }, () => {
         assert.match(lines[4]!, /^Sec-WebSocket-Key: [A-Za-z0-9+/]{22}==$/);
         assert.equal(lines[5], "Sec-WebSocket-Version: 13");
         assert.equal(lines[6], "Sec-WebSocket-Protocol: chat, superchat");
-        assert.equal(lines[7], "X-Api-Key: k");
-        assert.equal(lines.length, 10); // then the empty line, then ""
-        assert.doesNotMatch(head, /extensions/i);
+        assert.equal(
+          lines[7],
+          "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits",
+        );
+        assert.equal(lines[8], "X-Api-Key: k");
+        assert.equal(lines.length, 11); // then the empty line, then ""
         socket.close();
       },
     );

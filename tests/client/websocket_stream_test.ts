@@ -52,7 +52,11 @@ describe("WebSocketStream", { timeout: TEST_TIMEOUT }, () => {
         "writable",
       ]);
       assert.equal(opened.protocol, "chat");
-      assert.equal(opened.extensions, "");
+      // Offered and accepted by default on both sides.
+      assert.equal(
+        opened.extensions,
+        "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12",
+      );
       assert.ok(opened.readable instanceof ReadableStream);
       assert.ok(opened.writable instanceof WritableStream);
       const seen = await next();

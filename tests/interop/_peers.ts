@@ -2,8 +2,10 @@
  * The real peers of the interop tests, found the same way on Deno, Bun and
  * Node: the npm packages `ws` and `playwright-core`, pinned in
  * `tests/interop/package.json` and installed into `tests/interop/node_modules`
- * (`npm ci --prefix tests/interop`, which `.ci/run` does), and the system
- * Chromium (`/usr/bin/chromium`, Debian's `chromium` package).
+ * (`npm ci --prefix tests/interop`, which `.ci/run` does), the system
+ * Chromium (`/usr/bin/chromium`, Debian's `chromium` package), and the
+ * system Python with python-websockets (`/usr/bin/python3`, Debian's
+ * `python3-websockets`).
  *
  * Packages are loaded with `createRequire(import.meta.url)` by **file path**,
  * never by bare name: Bun answers `require("ws")` with its own built-in
@@ -20,6 +22,7 @@
  * @module
  */
 
+import { spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
 import {
   existsSync,
@@ -115,12 +118,30 @@ function loadPackage(name: string): unknown {
 export interface WsSendOptions {
   /** Send as binary (true) or text (false). */
   binary?: boolean;
+  /** Last fragment of the message (false: more fragments follow). */
+  fin?: boolean;
+}
+
+/** `ws`'s permessage-deflate settings (`perMessageDeflate: {...}`). */
+export interface WsPerMessageDeflateOptions {
+  /** Ask for / use `server_no_context_takeover`. */
+  serverNoContextTakeover?: boolean;
+  /** Ask for / use `client_no_context_takeover`. */
+  clientNoContextTakeover?: boolean;
+  /** Ask for / use `server_max_window_bits` (8-15). */
+  serverMaxWindowBits?: number;
+  /** Ask for / use `client_max_window_bits` (8-15, or true: offered bare). */
+  clientMaxWindowBits?: number | boolean;
+  /** Payloads smaller than this are not compressed. @default {1024} */
+  threshold?: number;
 }
 
 /** A `ws` WebSocket (client side, or a server's connection). */
 export interface WsSocket {
   /** 0 connecting, 1 open, 2 closing, 3 closed. */
   readonly readyState: number;
+  /** The names of the negotiated extensions, such as "permessage-deflate". */
+  readonly extensions: string;
   /** Sends a message; `cb` runs once it was written or failed. */
   send(
     data: string | Uint8Array,
@@ -149,6 +170,13 @@ export interface WsSocket {
   ): this;
   /** Fires on a socket or protocol error. */
   on(event: "error", listener: (error: Error) => void): this;
+  /** Client only: fires with the server's 101 response. */
+  on(
+    event: "upgrade",
+    listener: (
+      response: { headers: Record<string, string | string[] | undefined> },
+    ) => void,
+  ): this;
 }
 
 /** Options of `new ws.WebSocket(url, options)` used by the tests. */
@@ -158,7 +186,7 @@ export interface WsClientOptions {
   /** Trusted CA certificates for wss. */
   ca?: string;
   /** permessage-deflate offer; false to offer none. */
-  perMessageDeflate?: boolean;
+  perMessageDeflate?: boolean | WsPerMessageDeflateOptions;
 }
 
 /** A `ws` WebSocketServer. */
@@ -171,6 +199,8 @@ export interface WsServer {
   on(event: "listening", listener: () => void): this;
   /** Fires on a listen error. */
   on(event: "error", listener: (error: Error) => void): this;
+  /** Fires with the response head lines about to be written for a 101. */
+  on(event: "headers", listener: (headers: string[]) => void): this;
   /** Stops accepting; `cb` runs once closed. */
   close(cb?: (error?: Error) => void): void;
   /** Every open connection. */
@@ -186,7 +216,7 @@ export interface WsServerOptions {
   /** ...attach to this existing HTTP(S) server. */
   server?: unknown;
   /** permessage-deflate; false to refuse it. */
-  perMessageDeflate?: boolean;
+  perMessageDeflate?: boolean | WsPerMessageDeflateOptions;
   /** Answer pings automatically. @default {true} */
   autoPong?: boolean;
 }
@@ -395,3 +425,43 @@ function killNetworkService(userDataDir: string): number {
   }
   return killed;
 }
+
+// ------------------------------------------------ python-websockets ------
+
+/**
+ * The Python that has python-websockets: Debian's `/usr/bin/python3` with
+ * `python3-websockets` (a `python3` first on `PATH` may be another one
+ * without it).
+ */
+export const PYTHON_PATH: string = process.env.PYTHON_PATH ??
+  "/usr/bin/python3";
+
+/** A Python interpreter that can `import websockets`. */
+export interface PythonWebsockets {
+  /** The interpreter's path. */
+  readonly executable: string;
+  /** `websockets.__version__`, such as `"10.4"`. */
+  readonly version: string;
+}
+
+/** python-websockets, as {@linkcode PYTHON_PATH} imports it. */
+export const pythonWebsockets: Peer<PythonWebsockets> = peer(() => {
+  if (!existsSync(PYTHON_PATH)) {
+    throw new Error(
+      `${PYTHON_PATH} is missing: install Debian's python3-websockets (apt-get install python3-websockets)`,
+    );
+  }
+  const probe = spawnSync(
+    PYTHON_PATH,
+    ["-c", "import websockets; print(websockets.__version__)"],
+    { encoding: "utf8", timeout: 10_000 },
+  );
+  if (probe.status !== 0) {
+    throw new Error(
+      `${PYTHON_PATH} cannot import websockets (${
+        (probe.stderr ?? "").trim().split("\n").pop() ?? probe.error
+      }): apt-get install python3-websockets`,
+    );
+  }
+  return { executable: PYTHON_PATH, version: probe.stdout.trim() };
+}, "python-websockets");

@@ -58,7 +58,16 @@ describe("bunServeOptions", { timeout: 20_000 }, () => {
     );
     const { websocket } = bunServeOptions(handler, { maxMessageSize: 4096 });
     assert.equal(websocket.maxPayloadLength, 4096);
-    assert.equal(websocket.perMessageDeflate, false);
+    assert.equal(websocket.perMessageDeflate, true); // compression on by default
+    assert.equal(
+      bunServeOptions(handler, { compression: false }).websocket
+        .perMessageDeflate,
+      false,
+    );
+    assert.throws(
+      () => bunServeOptions(handler, { compression: { memLevel: 0 } }),
+      RangeError,
+    );
     assert.equal(websocket.idleTimeout, 0);
     assert.equal(websocket.sendPings, false);
   });
