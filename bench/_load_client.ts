@@ -75,6 +75,20 @@ export interface LoadResult {
   clientCpuShare: number;
   /** Problems while closing after the measured window (not fatal). */
   errors: number;
+  /** Whether permessage-deflate was offered (and, the run succeeding, agreed). */
+  deflate: boolean;
+  /** The first connection's `Sec-WebSocket-Extensions` answer ("" if none). */
+  extensions: string;
+  /** `chat`, a payload file, or "" for the fixed pattern. */
+  payloads: string;
+  /** Mean uncompressed payload bytes per echoed message. */
+  payloadBytesPerMsg: number;
+  /** Mean WebSocket frame bytes (header, mask key, payload) per message sent. */
+  txWireBytesPerMsg: number;
+  /** Mean WebSocket frame bytes (header, payload) per echo received. */
+  rxWireBytesPerMsg: number;
+  /** Fraction of the echoes that came compressed (RSV1). */
+  rxCompressedShare: number;
 }
 
 /** What to run: see the modes in `bench/load/wsload.c`. */
@@ -97,6 +111,24 @@ export interface LoadArgs {
   rate?: number;
   /** Binary instead of text messages (bulk is always binary). */
   binary?: boolean;
+  /**
+   * `"chat"`: the built-in chat/event JSON messages (100-2,000 bytes), or a
+   * file of one message per line (see `wsload.c`); echo and rate modes.
+   */
+  payloads?: string;
+  /** How many built-in chat messages to generate (default 1000). */
+  payloadCount?: number;
+  /**
+   * Offer permessage-deflate and compress every message; the run fails if
+   * the server does not agree.
+   */
+  deflate?: boolean;
+  /** Offer `client_max_window_bits=N` (default: offered without a value). */
+  windowBits?: number;
+  /** Also offer `server_max_window_bits=N`. */
+  serverWindowBits?: number;
+  /** Offer client_ and server_no_context_takeover. */
+  noContextTakeover?: boolean;
 }
 
 /** How to run the client. */
@@ -128,7 +160,8 @@ function mtime(path: string): number | null {
 }
 
 /**
- * Compiles `bench/load/wsload.c` to `bench/.build/wsload` (`cc -O2`) unless
+ * Compiles `bench/load/wsload.c` to `bench/.build/wsload` (`cc -O2`, linked
+ * with zlib and libm: `-lz -lm`) unless
  * the binary exists and is newer than the source.
  *
  * @returns The path of the binary.
@@ -154,14 +187,15 @@ export async function buildLoadClient(): Promise<string> {
   await new Promise<void>((resolve, reject) => {
     execFile(
       cc,
-      ["-O2", "-Wall", "-Wextra", "-o", temporary, SOURCE],
+      ["-O2", "-Wall", "-Wextra", "-o", temporary, SOURCE, "-lz", "-lm"],
       (error, stdout, stderr) => {
         if (error) {
           reject(
             new Error(
-              `cannot build the load client: \`cc -O2 ${SOURCE}\` failed: ${
-                (String(stderr) + String(stdout)).trim() || error.message
-              }`,
+              `cannot build the load client: \`cc -O2 ${SOURCE} -lz -lm\` ` +
+                `failed (zlib.h is in zlib1g-dev / zlib-devel): ${
+                  (String(stderr) + String(stdout)).trim() || error.message
+                }`,
             ),
           );
         } else {
@@ -183,11 +217,17 @@ function cliArgs(args: LoadArgs): string[] {
     ["--seconds", args.seconds],
     ["--warmup", args.warmup],
     ["--rate", args.rate],
+    ["--count", args.payloadCount],
+    ["--window-bits", args.windowBits],
+    ["--server-window-bits", args.serverWindowBits],
   ];
   for (const [flag, value] of numeric) {
     if (value !== undefined) out.push(flag, String(value));
   }
   if (args.binary === true) out.push("--binary");
+  if (args.payloads !== undefined) out.push("--payloads", args.payloads);
+  if (args.deflate === true) out.push("--deflate");
+  if (args.noContextTakeover === true) out.push("--no-context-takeover");
   return out;
 }
 

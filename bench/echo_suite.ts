@@ -28,6 +28,20 @@
  *   `bench/idle_memory.ts --json` in a subprocess (its own server process,
  *   the same server code).
  *
+ * - `chat`: the JSON chat workload, compressed and not: 64 connections × 4
+ *   in flight of `wsload --payloads chat` messages (1,000 generated
+ *   chat/event JSON messages of 100-2,000 bytes). The uncompressed servers
+ *   above run it plain; the `-deflate` servers (wstream on Deno, Bun and
+ *   Node with `compression: true`, `bench/servers/wstream_echo.ts`; Bun
+ *   native and `ws` with `perMessageDeflate: true`; `ws` with wstream's
+ *   window settings) run only `chat` and `chat-idle`, with the client
+ *   offering permessage-deflate (the run fails if a server does not agree
+ *   or an inflated echo differs). Rows: msg/s, server CPU µs per message,
+ *   wire bytes per message each way, and issue 8's target ratios.
+ * - `chat-idle`: KiB per idle connection after one compressed message each
+ *   way, at `--chat-idle-count` (default 1,000) connections
+ *   (`bench/idle_memory.ts --deflate`), for the `-deflate` servers.
+ *
  * The server's CPU time (user + system of the whole process, all threads,
  * from `/proc/<pid>/stat`) is sampled every 250 ms while the load client
  * runs; the median rate over the samples is the server's CPU share under
@@ -38,12 +52,14 @@
  * ```sh
  * deno run -A bench/echo_suite.ts                  # 3 rounds, 5 s per scenario
  * deno run -A bench/echo_suite.ts --quick          # 1 round, 2 s, idle at 1,000
+ * deno run -A bench/echo_suite.ts --scenarios chat,chat-idle   # compression only
  * deno run -A bench/echo_suite.ts --servers wstream-deno,deno-native \
  *   --scenarios echo,rate --rounds 5 --out /tmp/echo.md
  * ```
  *
  * Options: `--rounds N`, `--seconds S`, `--warmup S`, `--rate N` (msg/s,
- * all connections together), `--idle-count N`, `--quiet-wait S` (before
+ * all connections together), `--idle-count N`, `--chat-idle-count N`,
+ * `--note text` (a bold line at the top of the report), `--quiet-wait S` (before
  * each server, wait up to S seconds, default 30, for the two benchmark
  * cores to be idle; 0: don't), `--servers a,b`,
  * `--scenarios a,b`, `--out path` (Markdown; the raw JSON goes next to it
@@ -82,6 +98,22 @@ interface ServerSpec {
   idleVariant: string;
   /** The server this one is compared with; itself for a reference. */
   reference: string;
+  /** Extra environment of the server process. */
+  env?: Record<string, string>;
+  /**
+   * Compressed server: the chat scenario offers permessage-deflate and
+   * fails unless it is agreed; it runs only `chat` and `chat-idle`.
+   */
+  deflate?: boolean;
+  /** The `bench/idle_memory.ts --deflate` variant (chat-idle). */
+  deflateIdleVariant?: string;
+}
+
+/** The scenarios a server takes part in. */
+function serverScenarios(spec: ServerSpec): readonly Scenario[] {
+  return spec.deflate === true
+    ? ["chat", "chat-idle"]
+    : SCENARIOS.filter((s) => s !== "chat-idle");
 }
 
 const SERVERS: ServerSpec[] = [
@@ -127,11 +159,76 @@ const SERVERS: ServerSpec[] = [
     idleVariant: "ws",
     reference: "ws-node",
   },
+  // Compressed (permessage-deflate) servers: the chat scenarios only.
+  ...(["deno", "bun", "node"] as const).map((runtime): ServerSpec => ({
+    name: `wstream-${runtime}-deflate`,
+    runtime,
+    script: "bench/servers/wstream_echo.ts",
+    env: { WSTREAM_COMPRESSION: "1" },
+    deflate: true,
+    idleVariant: "wstream",
+    deflateIdleVariant: "wstream-deflate",
+    // Deno's native WebSocket negotiates no compression: its uncompressed
+    // chat row is the Deno reference.
+    reference: runtime === "deno"
+      ? "deno-native"
+      : runtime === "bun"
+      ? "bun-native-deflate"
+      : "ws-node-deflate",
+  })),
+  {
+    name: "bun-native-deflate",
+    runtime: "bun",
+    script: "bench/servers/bun_native.ts",
+    env: { BUN_DEFLATE: "1" },
+    deflate: true,
+    idleVariant: "bun-native",
+    deflateIdleVariant: "bun-native-deflate",
+    reference: "bun-native-deflate",
+  },
+  {
+    name: "ws-node-deflate",
+    runtime: "node",
+    script: "bench/servers/ws_node.ts",
+    env: { WS_DEFLATE: "1" },
+    deflate: true,
+    idleVariant: "ws",
+    deflateIdleVariant: "ws-deflate",
+    reference: "ws-node-deflate",
+  },
+  {
+    name: "ws-node-deflate-w12",
+    runtime: "node",
+    script: "bench/servers/ws_node.ts",
+    env: { WS_DEFLATE: "w12" },
+    deflate: true,
+    idleVariant: "ws",
+    deflateIdleVariant: "ws-deflate-w12",
+    reference: "ws-node-deflate-w12",
+  },
 ];
 
-const SCENARIOS = ["echo", "rate", "bulk", "handshake", "idle"] as const;
+/** Targets of the compressed chat rows (issue 8), as per-round ratios. */
+const CHAT_TARGETS = {
+  /** Wire bytes: ≤ ws with the same windows (12 / 12, memLevel 5). */
+  bytesVs: "ws-node-deflate-w12",
+  /** Idle KiB per compressed connection: ≤ 0.5× ws's (its defaults). */
+  memoryVs: "ws-node-deflate",
+  memoryMax: 0.5,
+} as const;
+
+const SCENARIOS = [
+  "echo",
+  "rate",
+  "bulk",
+  "handshake",
+  "idle",
+  "chat",
+  "chat-idle",
+] as const;
 type Scenario = typeof SCENARIOS[number];
-type LoadScenario = Exclude<Scenario, "idle">;
+type IdleScenario = "idle" | "chat-idle";
+type LoadScenario = Exclude<Scenario, IdleScenario>;
 
 interface Options {
   quick: boolean;
@@ -140,6 +237,9 @@ interface Options {
   warmup: number;
   rate: number;
   idleCount: number;
+  chatIdleCount: number;
+  /** A line put at the top of the report (e.g. "noisy: machine shared"). */
+  note: string;
   quietWait: number;
   servers: ServerSpec[];
   scenarios: Scenario[];
@@ -151,8 +251,10 @@ function usage(message: string): never {
   console.error(
     "usage: deno run -A bench/echo_suite.ts [--quick] [--rounds N] " +
       "[--seconds S] [--warmup S] [--rate N] [--idle-count N] " +
+      "[--chat-idle-count N] [--note text] " +
       "[--quiet-wait S] " +
-      "[--servers a,b] [--scenarios echo,rate,bulk,handshake,idle] " +
+      "[--servers a,b] " +
+      "[--scenarios echo,rate,bulk,handshake,idle,chat,chat-idle] " +
       "[--out path]",
   );
   Deno.exit(2);
@@ -175,6 +277,8 @@ function parseOptions(args: string[]): Options {
     warmup: quick ? 0.5 : 1,
     rate: 10_000,
     idleCount: quick ? 1_000 : 5_000,
+    chatIdleCount: 1_000,
+    note: "",
     quietWait: 30,
     servers: SERVERS,
     scenarios: [...SCENARIOS],
@@ -211,6 +315,13 @@ function parseOptions(args: string[]): Options {
         break;
       case "--idle-count":
         options.idleCount = Math.floor(number(name, value));
+        break;
+      case "--chat-idle-count":
+        options.chatIdleCount = Math.floor(number(name, value));
+        break;
+      case "--note":
+        if (value === undefined) usage("--note needs a text");
+        options.note = value;
         break;
       case "--servers": {
         const names = (value ?? "").split(",").filter((s) => s !== "");
@@ -249,9 +360,19 @@ function loadArgs(
   scenario: LoadScenario,
   port: number,
   options: Options,
+  spec: ServerSpec,
 ): Parameters<typeof runLoadClient>[0] {
   const common = { port, seconds: options.seconds, warmup: options.warmup };
   switch (scenario) {
+    case "chat":
+      return {
+        ...common,
+        mode: "echo",
+        conns: 64,
+        inflight: 4,
+        payloads: "chat",
+        deflate: spec.deflate === true,
+      };
     case "echo":
       return { ...common, mode: "echo", conns: 64, inflight: 16, size: 32 };
     case "rate":
@@ -289,6 +410,16 @@ function describeScenario(scenario: Scenario, options: Options): string {
       return "16 concurrent connect + handshake + close loops";
     case "idle":
       return `${options.idleCount.toLocaleString("en-US")} idle connections`;
+    case "chat":
+      return "64 connections × 4 messages in flight × chat/event JSON text " +
+        "(1,000 generated messages of 100-2,000 B, mean ≈ 615 B), " +
+        "permessage-deflate offered to the compressed servers " +
+        "(`permessage-deflate; client_max_window_bits`)";
+    case "chat-idle":
+      return `${
+        options.chatIdleCount.toLocaleString("en-US")
+      } idle connections, each after one compressed ~1.5 KB message ` +
+        "each way";
   }
 }
 
@@ -461,7 +592,7 @@ class RunningServer {
     this.child = new Deno.Command("taskset", {
       args: ["-c", String(SERVER_CPU), ...command],
       cwd: ROOT,
-      env: { PORT: String(this.port), NO_COLOR: "1" },
+      env: { PORT: String(this.port), NO_COLOR: "1", ...spec.env },
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
@@ -670,9 +801,10 @@ async function measureLoad(
   const timer = setInterval(sample, 250);
   let load: LoadResult;
   try {
-    load = await runLoadClient(loadArgs(scenario, server.port, options), {
-      cpu: CLIENT_CPU,
-    });
+    load = await runLoadClient(
+      loadArgs(scenario, server.port, options, server.spec),
+      { cpu: CLIENT_CPU },
+    );
   } finally {
     clearInterval(timer);
   }
@@ -718,8 +850,13 @@ function errorText(error: unknown): string {
 async function measureIdle(
   spec: ServerSpec,
   options: Options,
+  scenario: IdleScenario,
 ): Promise<IdleResult> {
-  const limit = options.idleCount + 1_000;
+  const chat = scenario === "chat-idle";
+  const count = chat ? options.chatIdleCount : options.idleCount;
+  const variant = chat ? spec.deflateIdleVariant : spec.idleVariant;
+  if (variant === undefined) throw new Error(`${spec.name}: no ${scenario}`);
+  const limit = count + 1_000;
   // Each connection is a descriptor on both sides: raise the soft limit
   // for the driver and its server child (as far as the hard limit allows).
   const script =
@@ -741,9 +878,10 @@ async function measureIdle(
       "--runtime",
       spec.runtime,
       "--variant",
-      spec.idleVariant,
+      variant,
       "--count",
-      String(options.idleCount),
+      String(count),
+      ...(chat ? ["--deflate"] : []),
       "--server-cpu",
       String(SERVER_CPU),
       "--port",
@@ -801,6 +939,12 @@ function summarize(sample: Sample): string {
   const cpu = sample.serverCpu!;
   const main = sample.scenario === "echo"
     ? `${fmtInt(load.msgPerSec)} msg/s`
+    : sample.scenario === "chat"
+    ? `${fmtInt(load.msgPerSec)} msg/s, wire B/msg ${
+      load.txWireBytesPerMsg.toFixed(0)
+    } up / ${load.rxWireBytesPerMsg.toFixed(0)} down of ${
+      load.payloadBytesPerMsg.toFixed(0)
+    }${load.deflate ? ` [${load.extensions}]` : ""}`
     : sample.scenario === "rate"
     ? `${fmtInt(load.msgPerSec)} msg/s, p50 ${fmtInt(load.p50Us)} p99 ${
       fmtInt(load.p99Us)
@@ -821,8 +965,9 @@ async function runServerScenarios(
   options: Options,
   samples: Sample[],
 ): Promise<void> {
+  const own = serverScenarios(spec);
   const loadScenarios = options.scenarios.filter((s): s is LoadScenario =>
-    s !== "idle"
+    s !== "idle" && s !== "chat-idle" && own.includes(s)
   );
   let server: RunningServer | null = null;
   try {
@@ -851,7 +996,9 @@ async function runServerScenarios(
         );
         sample.load = load;
         sample.serverCpu = serverCpu;
-        if (scenario === "echo" || scenario === "rate") {
+        if (
+          scenario === "echo" || scenario === "rate" || scenario === "chat"
+        ) {
           sample.serverUsPerOp = serverCpu.share * 1e6 / load.msgPerSec;
         } else if (scenario === "handshake") {
           sample.serverUsPerOp = serverCpu.share * 1e6 /
@@ -870,21 +1017,24 @@ async function runServerScenarios(
   } finally {
     await server?.stop();
   }
-  if (options.scenarios.includes("idle")) {
+  for (const scenario of ["idle", "chat-idle"] as const) {
+    if (!options.scenarios.includes(scenario) || !own.includes(scenario)) {
+      continue;
+    }
     const sample: Sample = {
       round,
       server: spec.name,
-      scenario: "idle",
+      scenario,
       ok: false,
     };
     try {
-      sample.idle = await measureIdle(spec, options);
+      sample.idle = await measureIdle(spec, options, scenario);
       sample.ok = true;
     } catch (error) {
       sample.error = errorText(error);
     }
     samples.push(sample);
-    log(`round ${round} ${spec.name} idle: ${summarize(sample)}`);
+    log(`round ${round} ${spec.name} ${scenario}: ${summarize(sample)}`);
   }
 }
 
@@ -1062,6 +1212,8 @@ function report(
 ): string {
   const specs = options.servers;
   const has = (scenario: Scenario) => options.scenarios.includes(scenario);
+  const specsFor = (scenario: Scenario) =>
+    specs.filter((spec) => serverScenarios(spec).includes(scenario));
   const refCell = (
     spec: ServerSpec,
     scenario: Scenario,
@@ -1089,9 +1241,285 @@ function report(
       ? ` (${agg.failures.length} failed)`
       : "";
 
+  /** Per-round ratios of `server` over `other` (any two servers). */
+  const versus = (
+    server: string,
+    other: string,
+    scenario: Scenario,
+    metric: (sample: Sample) => number,
+  ): number[] => {
+    const out: number[] = [];
+    for (const a of samples) {
+      if (a.server !== server || a.scenario !== scenario || !a.ok) continue;
+      const b = samples.find((x) =>
+        x.server === other && x.scenario === scenario &&
+        x.round === a.round && x.ok
+      );
+      if (b !== undefined) out.push(metric(a) / metric(b));
+    }
+    return out;
+  };
+  const ratioCell = (
+    server: string,
+    other: string,
+    scenario: Scenario,
+    metric: (sample: Sample) => number,
+  ): string => {
+    if (server === other) return "reference";
+    return spread(
+      versus(server, other, scenario, metric),
+      (v) => `${v.toFixed(2)}×`,
+    );
+  };
+  const msgPerSec = (s: Sample) => s.load!.msgPerSec;
+  // Wire bytes over payload bytes: the servers echo slightly different
+  // mixes of the generated messages in their windows.
+  const down = (s: Sample) =>
+    s.load!.rxWireBytesPerMsg / s.load!.payloadBytesPerMsg;
+  const up = (s: Sample) =>
+    s.load!.txWireBytesPerMsg / s.load!.payloadBytesPerMsg;
+  const idleKiB = (s: Sample) => s.idle!.rssKiBPerConnection;
+
+  const chatReport = (lines: string[]): void => {
+    const chatSpecs = specsFor("chat");
+    if (has("chat")) {
+      lines.push(`## Compression: ${describeScenario("chat", options)}`);
+      lines.push("");
+      lines.push(
+        "*-deflate* servers agree permessage-deflate (the load client fails " +
+          "the run if one does not) and the client sends every message " +
+          "compressed (zlib level 6, memLevel 8, the window the server " +
+          "allows it, context takeover unless agreed otherwise, in which " +
+          "case each payload's text is compressed once and sent behind a " +
+          "stored block holding its head and id); the other " +
+          "rows are the same messages uncompressed. *up* / *down*: " +
+          "WebSocket frame bytes per message client → server / server → " +
+          "client (header, mask key and payload; not TCP/IP), beside the " +
+          "uncompressed payload; *down / payload*: the server's " +
+          "compression ratio, framing included; *down compressed*: share " +
+          "of the echoes " +
+          "that came with RSV1. *vs reference*: per-round msg/s ratio " +
+          "against the reference (wstream-node-deflate: ws-node-deflate; " +
+          "wstream-bun-deflate: bun-native-deflate; wstream-deno-deflate: " +
+          "deno-native, uncompressed, as Deno's own WebSocket cannot " +
+          "compress).",
+      );
+      lines.push("");
+      lines.push(table(
+        [
+          "server",
+          "agreed extension",
+          "msg/s",
+          "vs reference",
+          "server µs CPU/msg",
+          "payload B/msg",
+          "up B/msg",
+          "down B/msg",
+          "down / payload",
+          "down compressed",
+          "client CPU",
+          "background CPU",
+        ],
+        [
+          "---",
+          "---",
+          "---:",
+          "---:",
+          "---:",
+          "---:",
+          "---:",
+          "---:",
+          "---:",
+          "---:",
+          "---:",
+          "---:",
+        ],
+        chatSpecs.map((spec) => {
+          const agg = aggregate(samples, spec.name, "chat");
+          const first = agg.runs[0]?.load;
+          return [
+            spec.name + partial(agg),
+            first === undefined
+              ? "–"
+              : first.extensions === ""
+              ? "none"
+              : "`" + first.extensions + "`",
+            failedCell(agg) || spread(values(agg, msgPerSec), fmtInt),
+            spec.reference === spec.name ||
+              !specs.some((s) => s.name === spec.reference)
+              ? (spec.reference === spec.name ? "reference" : "–")
+              : ratioCell(spec.name, spec.reference, "chat", msgPerSec),
+            spread(
+              values(agg, (s) => s.serverUsPerOp ?? NaN),
+              (v) => v.toFixed(1),
+            ),
+            spread(
+              values(agg, (s) => loadOf(s).payloadBytesPerMsg),
+              (v) => v.toFixed(0),
+            ),
+            spread(
+              values(agg, (s) => loadOf(s).txWireBytesPerMsg),
+              (v) => v.toFixed(0),
+            ),
+            spread(
+              values(agg, (s) => loadOf(s).rxWireBytesPerMsg),
+              (v) => v.toFixed(0),
+            ),
+            spread(values(agg, down), (v) => v.toFixed(3)),
+            spread(
+              values(agg, (s) => loadOf(s).rxCompressedShare),
+              (v) => v.toFixed(2),
+            ),
+            ...clientCells(agg),
+          ];
+        }),
+      ));
+      lines.push("");
+    }
+    const idleSpecs = specsFor("chat-idle");
+    if (has("chat-idle")) {
+      lines.push(
+        `## Compressed idle memory: ${describeScenario("chat-idle", options)}`,
+      );
+      lines.push("");
+      lines.push(
+        "`bench/idle_memory.ts --deflate`: the driver offers " +
+          "`permessage-deflate; client_max_window_bits`, sends one " +
+          "compressed message on each connection and checks its compressed " +
+          "echo, then the connections idle; RSS growth per connection after " +
+          "garbage collection. *vs ws* is against ws-node-deflate " +
+          "(`perMessageDeflate: true`).",
+      );
+      lines.push("");
+      lines.push(table(
+        ["server", "idle variant", "RSS KiB/conn", "vs ws", "JS heap KiB/conn"],
+        ["---", "---", "---:", "---:", "---:"],
+        idleSpecs.map((spec) => {
+          const agg = aggregate(samples, spec.name, "chat-idle");
+          return [
+            spec.name + partial(agg),
+            `${spec.runtime} ${spec.deflateIdleVariant} --deflate`,
+            failedCell(agg) ||
+            spread(values(agg, idleKiB), (v) => v.toFixed(1)),
+            specs.some((s) => s.name === CHAT_TARGETS.memoryVs)
+              ? ratioCell(
+                spec.name,
+                CHAT_TARGETS.memoryVs,
+                "chat-idle",
+                idleKiB,
+              )
+              : "–",
+            spread(
+              values(agg, (s) => s.idle!.heapKiBPerConnection),
+              (v) => v.toFixed(1),
+            ),
+          ];
+        }),
+      ));
+      lines.push("");
+    }
+    // Issue 8's targets, each a per-round ratio, median [min–max].
+    const rows: string[][] = [];
+    const target = (
+      what: string,
+      server: string,
+      other: string,
+      scenario: Scenario,
+      metric: (sample: Sample) => number,
+      goal: string,
+      met: (ratio: number) => boolean,
+    ) => {
+      if (!has(scenario)) return;
+      if (!specs.some((s) => s.name === server)) return;
+      if (!specs.some((s) => s.name === other)) return;
+      const r = versus(server, other, scenario, metric);
+      const finite = r.filter(Number.isFinite);
+      rows.push([
+        what,
+        `${server} / ${other}`,
+        goal,
+        spread(r, (v) => `${v.toFixed(2)}×`),
+        finite.length === 0 ? "–" : met(median(finite)) ? "met" : "**not met**",
+      ]);
+    };
+    const atLeast = (x: number) => (v: number) => v >= x;
+    const atMost = (x: number) => (v: number) => v <= x;
+    target(
+      "msg/s, Node",
+      "wstream-node-deflate",
+      "ws-node-deflate",
+      "chat",
+      msgPerSec,
+      "≥ 2×",
+      atLeast(2),
+    );
+    target(
+      "msg/s, Bun",
+      "wstream-bun-deflate",
+      "bun-native-deflate",
+      "chat",
+      msgPerSec,
+      "≥ 1×",
+      atLeast(1),
+    );
+    for (const runtime of ["deno", "bun", "node"]) {
+      target(
+        `down wire bytes / payload byte, ${runtime}`,
+        `wstream-${runtime}-deflate`,
+        CHAT_TARGETS.bytesVs,
+        "chat",
+        down,
+        "≤ 1×",
+        atMost(1),
+      );
+    }
+    target(
+      "up wire bytes / payload byte (the client's compression)",
+      "wstream-node-deflate",
+      CHAT_TARGETS.bytesVs,
+      "chat",
+      up,
+      "≤ 1×",
+      atMost(1),
+    );
+    for (const runtime of ["deno", "bun", "node"]) {
+      target(
+        `idle KiB/conn, ${runtime}`,
+        `wstream-${runtime}-deflate`,
+        CHAT_TARGETS.memoryVs,
+        "chat-idle",
+        idleKiB,
+        `≤ ${CHAT_TARGETS.memoryMax}×`,
+        atMost(CHAT_TARGETS.memoryMax),
+      );
+    }
+    if (rows.length > 0) {
+      lines.push("## Compression targets (issue 8)");
+      lines.push("");
+      lines.push(
+        "Per-round ratios, median [min–max]; *met* judges the median. " +
+          "Bytes are compared with `ws` at wstream's settings " +
+          `(${CHAT_TARGETS.bytesVs}: windows 12 / 12, memLevel 5, ` +
+          "threshold 64); memory with `ws`'s defaults " +
+          `(${CHAT_TARGETS.memoryVs}).`,
+      );
+      lines.push("");
+      lines.push(table(
+        ["target", "ratio of", "goal", "measured", "status"],
+        ["---", "---", "---:", "---:", "---"],
+        rows,
+      ));
+      lines.push("");
+    }
+  };
+
   const lines: string[] = [];
   lines.push(`# Echo benchmark, ${env.date.slice(0, 10)}`);
   lines.push("");
+  if (options.note !== "") {
+    lines.push(`**${options.note}**`);
+    lines.push("");
+  }
   lines.push(
     "wstream's echo server (`examples/echo.ts`) on Deno, Bun and Node " +
       "against the native servers (`bench/servers/`), same machine, same run " +
@@ -1189,7 +1617,7 @@ function report(
         "background CPU",
       ],
       ["---", "---:", "---:", "---:", "---:", "---:", "---:"],
-      specs.map((spec) => {
+      specsFor("echo").map((spec) => {
         const agg = aggregate(samples, spec.name, "echo");
         const msg = (s: Sample) => loadOf(s).msgPerSec;
         return [
@@ -1229,7 +1657,7 @@ function report(
         "background CPU",
       ],
       ["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:"],
-      specs.map((spec) => {
+      specsFor("rate").map((spec) => {
         const agg = aggregate(samples, spec.name, "rate");
         return [
           spec.name + partial(agg),
@@ -1265,7 +1693,7 @@ function report(
         "background CPU",
       ],
       ["---", "---:", "---:", "---:", "---:", "---:"],
-      specs.map((spec) => {
+      specsFor("bulk").map((spec) => {
         const agg = aggregate(samples, spec.name, "bulk");
         const mb = (s: Sample) => loadOf(s).mbPerSec;
         return [
@@ -1294,7 +1722,7 @@ function report(
         "background CPU",
       ],
       ["---", "---:", "---:", "---:", "---:", "---:", "---:"],
-      specs.map((spec) => {
+      specsFor("handshake").map((spec) => {
         const agg = aggregate(samples, spec.name, "handshake");
         const rate = (s: Sample) => loadOf(s).handshakesPerSec;
         return [
@@ -1329,7 +1757,7 @@ function report(
         "JS heap KiB/conn",
       ],
       ["---", "---", "---:", "---:", "---:"],
-      specs.map((spec) => {
+      specsFor("idle").map((spec) => {
         const agg = aggregate(samples, spec.name, "idle");
         const rss = (s: Sample) => s.idle!.rssKiBPerConnection;
         return [
@@ -1347,12 +1775,14 @@ function report(
     lines.push("");
   }
 
+  if (has("chat") || has("chat-idle")) chatReport(lines);
+
   if (options.rounds > 1) {
     lines.push("## Per round");
     lines.push("");
     lines.push(
-      "The headline metric of every round (echo msg/s, rate p99 µs, bulk " +
-        "MB/s, handshakes/s, idle KiB/conn), to see the noise.",
+      "The headline metric of every round (echo and chat msg/s, rate p99 " +
+        "µs, bulk MB/s, handshakes/s, idle KiB/conn), to see the noise.",
     );
     lines.push("");
     const rounds = Array.from({ length: options.rounds }, (_, i) => i + 1);
@@ -1368,12 +1798,15 @@ function report(
         case "handshake":
           return fmtInt(s.load!.handshakesPerSec);
         case "idle":
+        case "chat-idle":
           return s.idle!.rssKiBPerConnection.toFixed(1);
+        case "chat":
+          return fmtInt(s.load!.msgPerSec);
       }
     };
     const rows: string[][] = [];
     for (const scenario of options.scenarios) {
-      for (const spec of specs) {
+      for (const spec of specsFor(scenario)) {
         rows.push([
           scenario,
           spec.name,
@@ -1508,6 +1941,8 @@ async function main(): Promise<void> {
     env.wstreamSources.push(await sourceFingerprint());
     log(`round ${round}/${options.rounds}`);
     for (const spec of options.servers) {
+      const own = serverScenarios(spec);
+      if (!options.scenarios.some((s) => own.includes(s))) continue;
       await waitQuiet(options.quietWait);
       await runServerScenarios(round, spec, options, samples);
     }

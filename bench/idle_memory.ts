@@ -18,6 +18,17 @@
  *   deno run -A bench/idle_memory.ts --runtime node --variant ws
  *   deno run -A bench/idle_memory.ts --all       # every variant on every runtime
  *
+ * Compressed idle connections (`--deflate`): the driver offers
+ * `permessage-deflate; client_max_window_bits`, fails unless the server
+ * agrees, then sends one compressed ~1.5 KB chat JSON message on every
+ * connection and waits for its compressed echo (checked byte for byte), so
+ * each connection has compressed once in each direction before it idles.
+ * Server variants for it: `wstream-deflate` (`upgrade(request,
+ * { compression: true })`: wstream's defaults, windows 12, memLevel 5),
+ * `ws-deflate` (`perMessageDeflate: true`, ws's defaults: windows 15,
+ * memLevel 8), `ws-deflate-w12` (ws with wstream's settings),
+ * `bun-native-deflate` (`perMessageDeflate: true`, `send(m, true)`).
+ *
  * Options: `--count N` (default 4000), `--json` (one JSON object per
  * measurement on stdout instead of the Markdown table; used by
  * `bench/echo_suite.ts`), `--server-cpu N` (pin the server child to CPU `N`
@@ -60,6 +71,8 @@
 
 import { nodeConnection } from "../lib/transports/node.ts";
 import net from "node:net";
+import zlib from "node:zlib";
+import { Buffer } from "node:buffer";
 import process from "node:process";
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -78,6 +91,7 @@ import { WebSocketConnection } from "../lib/connection/websocket_connection.ts";
 
 const DENO_VARIANTS = [
   "wstream",
+  "wstream-deflate",
   "deno-transport-512",
   "deno-transport-1024",
   "deno-transport-4096",
@@ -93,6 +107,8 @@ const DENO_VARIANTS = [
 ];
 const BUN_VARIANTS = [
   "wstream",
+  "wstream-deflate",
+  "bun-native-deflate",
   "bun-transport",
   "bun-native",
   "node-net",
@@ -101,11 +117,17 @@ const BUN_VARIANTS = [
 ];
 const NODE_VARIANTS = [
   "wstream",
+  "wstream-deflate",
   "ws",
+  "ws-deflate",
+  "ws-deflate-w12",
   "node-net",
   "node-net-transport",
   "stack-node-net",
 ];
+
+/** Driver: offer permessage-deflate, one compressed message each way. */
+const DEFLATE = process.argv.includes("--deflate");
 
 function arg(name: string, fallback: string): string {
   const index = process.argv.indexOf(`--${name}`);
@@ -132,8 +154,9 @@ interface BunServeApi {
       | Response
       | undefined;
     websocket: {
+      perMessageDeflate?: boolean;
       message(
-        ws: { send(data: string | Uint8Array): void },
+        ws: { send(data: string | Uint8Array, compress?: boolean): void },
         message: string | Uint8Array,
       ): void;
     };
@@ -144,7 +167,7 @@ interface BunServeApi {
 interface WsModule {
   WebSocketServer: new (options: {
     server: unknown;
-    perMessageDeflate: boolean;
+    perMessageDeflate: boolean | Record<string, unknown>;
   }) => {
     on(
       event: "connection",
@@ -236,10 +259,11 @@ function startServer(
 ): Promise<number> | number {
   const hostname = "127.0.0.1";
   const deno = getDeno();
-  if (variant === "wstream") {
+  if (variant === "wstream" || variant === "wstream-deflate") {
+    const options = variant === "wstream-deflate" ? { compression: true } : {};
     // `listening`: Node binds asynchronously.
     return serve({ port, hostname }, async (request) => {
-      const { response, socket } = await upgrade(request);
+      const { response, socket } = await upgrade(request, options);
       if (socket === null) return response;
       held.push(socket);
       socket.opened.then(async ({ readable, writable }) => {
@@ -320,7 +344,8 @@ function startServer(
       return response;
     }).addr.port;
   }
-  if (variant === "bun-native") {
+  if (variant === "bun-native" || variant === "bun-native-deflate") {
+    const deflate = variant === "bun-native-deflate";
     const api = getBun() as unknown as BunServeApi;
     return api.serve({
       hostname,
@@ -330,10 +355,13 @@ function startServer(
           ? undefined
           : new Response("upgrade expected", { status: 400 });
       },
-      websocket: { message: (ws, message) => ws.send(message) },
+      websocket: {
+        perMessageDeflate: deflate,
+        message: (ws, message) => ws.send(message, deflate),
+      },
     }).port;
   }
-  if (variant === "ws") {
+  if (variant === "ws" || variant.startsWith("ws-deflate")) {
     const require = createRequire(import.meta.url);
     const ws = require(
       new URL("../tests/interop/node_modules/ws/", import.meta.url).pathname,
@@ -341,7 +369,22 @@ function startServer(
     const server = createServer((_request, response) => {
       response.writeHead(400).end("WebSocket upgrade expected");
     });
-    const wss = new ws.WebSocketServer({ server, perMessageDeflate: false });
+    // As bench/servers/ws_node.ts with WS_DEFLATE=0, 1 or w12.
+    const perMessageDeflate = variant === "ws"
+      ? false
+      : variant === "ws-deflate"
+      ? true
+      : variant === "ws-deflate-w12"
+      ? {
+        serverMaxWindowBits: 12,
+        clientMaxWindowBits: 12,
+        zlibDeflateOptions: { memLevel: 5 },
+        threshold: 64,
+      }
+      : (() => {
+        throw new Error(`Unknown variant ${variant}`);
+      })();
+    const wss = new ws.WebSocketServer({ server, perMessageDeflate });
     wss.on("connection", (socket) => {
       held.push(socket);
       socket.on("message", (data, isBinary) => {
@@ -438,6 +481,110 @@ function openFileLimit(): number {
 const sleep = (ms: number): Promise<void> =>
   new Promise((resolve) => setTimeout(resolve, ms));
 
+/** A ~1.5 KB chat JSON message (over ws's 1,024-byte threshold). */
+const CHAT_MESSAGE = new TextEncoder().encode(JSON.stringify({
+  id: "8f3a9c0e51d27b64",
+  type: "history",
+  room: "room-7",
+  ts: 1763900003779,
+  items: Array.from({ length: 5 }, (_, i) => ({
+    seq: 403159 + i * 17,
+    ts: 1763899095329 + i * 60_000,
+    user: {
+      id: 50634 + i,
+      name: `user_${634 + i}`,
+      avatar: `https://cdn.example.com/a/${50634 + i}.png`,
+      roles: ["member"],
+    },
+    edited: i % 2 === 0,
+    text: "deploy looks good on staging but the p99 latency graph still " +
+      `shows a spike after the migration, can you check the logs ${i}`,
+  })),
+}));
+
+/** `permessage-deflate` one-message helpers of the `--deflate` driver. */
+const SYNC_FLUSH = { finishFlush: zlib.constants.Z_SYNC_FLUSH };
+
+/** One masked client frame of `payload` (RSV1 when `compressed`). */
+function clientFrame(payload: Uint8Array, compressed: boolean): Uint8Array {
+  const n = payload.length;
+  const header = n < 126 ? 2 : 4;
+  if (n >= 65536) throw new Error("message too long");
+  const frame = new Uint8Array(header + 4 + n);
+  frame[0] = 0x81 | (compressed ? 0x40 : 0);
+  if (n < 126) {
+    frame[1] = 0x80 | n;
+  } else {
+    frame[1] = 0x80 | 126;
+    frame[2] = n >> 8;
+    frame[3] = n & 0xff;
+  }
+  const key = [0x37, 0xfa, 0x21, 0x3d];
+  frame.set(key, header);
+  for (let i = 0; i < n; i++) frame[header + 4 + i] = payload[i]! ^ key[i & 3]!;
+  return frame;
+}
+
+/** The agreed client window from a `Sec-WebSocket-Extensions` answer. */
+function clientWindowBits(answer: string): number {
+  const match = /client_max_window_bits\s*=\s*"?(\d+)/i.exec(answer);
+  return match === null ? 15 : Number(match[1]);
+}
+
+/** After the 101: one compressed message each way on `socket`. */
+function compressedRoundTrip(
+  socket: net.Socket,
+  answer: string,
+  rest: Buffer,
+): Promise<void> {
+  const bits = Math.max(9, clientWindowBits(answer));
+  const compressed = zlib.deflateRawSync(CHAT_MESSAGE, {
+    ...SYNC_FLUSH,
+    windowBits: bits,
+    memLevel: 8,
+  });
+  const body = compressed.subarray(0, compressed.length - 4); // 00 00 ff ff
+  return new Promise((resolve, reject) => {
+    let input = rest;
+    const onData = (chunk: Buffer) => {
+      input = Buffer.concat([input, chunk]);
+      if (input.length < 2) return;
+      let length = input[1]! & 0x7f;
+      let offset = 2;
+      if (length === 126) {
+        if (input.length < 4) return;
+        length = input.readUInt16BE(2);
+        offset = 4;
+      } else if (length === 127) {
+        return reject(new Error("echo too long"));
+      }
+      if (input.length < offset + length) return;
+      socket.off("data", onData);
+      const first = input[0]!;
+      if (first !== 0xc1) {
+        return reject(
+          new Error(
+            `echo frame starts 0x${first.toString(16)}, not 0xc1 ` +
+              "(final, RSV1 = compressed, text): the server did not compress",
+          ),
+        );
+      }
+      const payload = input.subarray(offset, offset + length);
+      const inflated = zlib.inflateRawSync(
+        Buffer.concat([payload, Buffer.from([0, 0, 0xff, 0xff])]),
+        SYNC_FLUSH,
+      );
+      if (!Buffer.from(CHAT_MESSAGE).equals(inflated)) {
+        return reject(new Error("the inflated echo differs from the message"));
+      }
+      resolve();
+    };
+    socket.on("data", onData);
+    socket.write(clientFrame(body, true));
+    if (rest.length > 0) onData(Buffer.alloc(0));
+  });
+}
+
 /** Opens one connection and completes the handshake. */
 function openClient(port: number): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
@@ -455,17 +602,52 @@ function openClient(port: number): Promise<net.Socket> {
       socket.write(
         "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n" +
           "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n" +
+          (DEFLATE
+            ? "Sec-WebSocket-Extensions: permessage-deflate; " +
+              "client_max_window_bits\r\n"
+            : "") +
           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
       );
     });
-    socket.on("data", (chunk) => {
-      received += String(chunk);
-      if (received.includes("\r\n\r\n")) {
+    let head = Buffer.alloc(0);
+    const onHead = (chunk: Buffer) => {
+      head = Buffer.concat([head, chunk]);
+      received = head.toString("latin1");
+      const end = received.indexOf("\r\n\r\n");
+      if (end < 0) return;
+      socket.off("data", onHead);
+      if (!received.startsWith("HTTP/1.1 101 ")) {
         clearTimeout(timer);
-        if (received.startsWith("HTTP/1.1 101 ")) resolve(socket);
-        else reject(new Error(`no 101: ${received.slice(0, 60)}`));
+        return reject(new Error(`no 101: ${received.slice(0, 60)}`));
       }
-    });
+      if (!DEFLATE) {
+        clearTimeout(timer);
+        return resolve(socket);
+      }
+      const answer = /\r\nsec-websocket-extensions:\s*([^\r]*)/i.exec(
+        received.slice(0, end + 2),
+      )?.[1] ?? "";
+      if (!/^permessage-deflate\b/i.test(answer)) {
+        clearTimeout(timer);
+        return reject(
+          new Error(
+            "--deflate: the server did not negotiate permessage-deflate " +
+              `(Sec-WebSocket-Extensions: "${answer}")`,
+          ),
+        );
+      }
+      compressedRoundTrip(socket, answer, head.subarray(end + 4)).then(
+        () => {
+          clearTimeout(timer);
+          resolve(socket);
+        },
+        (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
+    };
+    socket.on("data", onHead);
   });
 }
 
@@ -634,6 +816,7 @@ async function runDriver(): Promise<void> {
       console.log(JSON.stringify({
         runtime,
         variant,
+        deflate: DEFLATE,
         count,
         rssKiBPerConnection: per("rss"),
         heapKiBPerConnection: per("heapUsed"),

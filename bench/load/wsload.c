@@ -5,8 +5,8 @@
  * be pinned to its own core (taskset) so that it is clearly not the
  * bottleneck; it reports its own CPU use to prove it.
  *
- * Build:  cc -O2 -Wall -Wextra -o wsload wsload.c
- *         (bench/_load_client.ts builds it to bench/.build/wsload.)
+ * Build:  cc -O2 -Wall -Wextra -o wsload wsload.c -lz -lm
+ *         (with -lm; bench/_load_client.ts builds it to bench/.build/wsload.)
  *
  * Usage:
  *   wsload --port P [--host 127.0.0.1] [--path /] --mode echo|rate|bulk|handshake
@@ -48,6 +48,46 @@
  *   --host H     server address (default 127.0.0.1; also sent as Host).
  *   --path P     request target of the upgrade request (default /).
  *
+ * Messages and compression (echo and rate modes):
+ *   --payloads chat|FILE
+ *                realistic messages instead of the fixed pattern: `chat` is
+ *                a built-in, deterministic set (fixed seed) of --count
+ *                (default 1000) chat/event JSON messages of 100-2,000 bytes
+ *                (log-uniform sizes; user ids, timestamps, rooms, text drawn
+ *                from a word list, nested objects); FILE holds one message
+ *                per line, each containing the placeholder
+ *                "0000000000000000" (overwritten with the message's hex id).
+ *                Message seq of connection i is payload
+ *                (i * 7919 + seq) % count with its 16-byte id; --size is
+ *                ignored. --dump-payloads prints the set and exits.
+ *   --deflate    offer permessage-deflate (RFC 7692) in the handshake:
+ *                "permessage-deflate; client_max_window_bits[=N]" (+ the
+ *                options below). The run FAILS if any server answer does
+ *                not accept it. Every message is sent compressed (raw
+ *                deflate, Z_SYNC_FLUSH, trailing 00 00 ff ff stripped, RSV1
+ *                set, masked; context kept between messages unless
+ *                client_no_context_takeover was agreed; window = the agreed
+ *                client_max_window_bits, else N, else 15; without context
+ *                takeover a payload's text after its id is compressed once
+ *                and each message is sent as a stored deflate block with
+ *                the head and id + that compressed tail, so that the
+ *                client's zlib cost does not make it the bottleneck: see
+ *                precompressed_msg); echoes with RSV1
+ *                are inflated (00 00 ff ff appended) before the byte-for-
+ *                byte check, echoes without it are checked as they are.
+ *   --window-bits N        offer client_max_window_bits=N (8-15; 9-15 in
+ *                          practice: zlib cannot deflate with 8)
+ *   --server-window-bits N also offer server_max_window_bits=N
+ *   --no-context-takeover  also offer client_no_context_takeover and
+ *                          server_no_context_takeover
+ *   --level L, --mem-level M  the client's zlib level (default -1 = 6) and
+ *                          memLevel (default 8)
+ *
+ * Wire bytes: every data frame sent and received in the measured window is
+ * counted whole (header, mask key, payload; not TCP/IP); the output gives
+ * them per message in each direction beside the uncompressed payload bytes
+ * per message, so compression ratios are wire / payload.
+ *
  * Before the timed phase (echo, rate, bulk) all connections are opened and
  * upgraded; the client fails if that takes more than 10 s.
  *
@@ -62,7 +102,11 @@
  *   {"mode":"echo","conns":64,"inflight":16,"size":32,"seconds":5.000,
  *    "messages":123,"msgPerSec":..,"mbPerSec":..,"p50Us":..,"p99Us":..,
  *    "p999Us":..,"handshakes":0,"handshakesPerSec":0.0,
- *    "clientCpuSeconds":..,"clientCpuShare":..,"errors":0}
+ *    "clientCpuSeconds":..,"clientCpuShare":..,"errors":0,"deflate":false,
+ *    "extensions":"","payloadBytesPerMsg":32.0,"txWireBytesPerMsg":38.0,
+ *    "rxWireBytesPerMsg":34.0,"rxCompressedShare":0.000}
+ * (extensions: the first connection's Sec-WebSocket-Extensions answer;
+ * rxCompressedShare: the fraction of echoes that came with RSV1.)
  * `seconds` is the measured window as actually timed (CLOCK_MONOTONIC);
  * clientCpuSeconds is this process's user+system CPU time (getrusage)
  * during that window, clientCpuShare = clientCpuSeconds / seconds (1.0 =
@@ -82,6 +126,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -97,6 +142,7 @@
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 /* ------------------------------------------------------------------ */
 /* Options                                                             */
@@ -116,7 +162,34 @@ static struct {
   double warmup;
   double rate;
   int binary;
+  /* Messages and compression. */
+  const char *payloads; /* NULL: the fixed pattern */
+  int payload_count;
+  int dump_payloads;
+  int deflate;
+  int client_wbits;     /* offered client_max_window_bits value; 0: no value */
+  int server_wbits;     /* offered server_max_window_bits; 0: not offered */
+  int no_context;
+  int level, mem_level;
 } opt;
+
+/* Buffered message path (payloads or deflate): whole messages are built,
+ * compressed, inflated and compared in buffers instead of streamed. */
+static int buffered;
+
+/* Messages of the buffered path: payload templates with a 16-byte slot
+ * for the message's hex id. */
+typedef struct payload {
+  uint8_t *p;
+  size_t n;
+  size_t id_off;
+} payload;
+static payload *payload_set;
+static int npayloads;
+static size_t max_msg;             /* longest message */
+static uint8_t *scratch;           /* one built message, max_msg bytes */
+static uint8_t *zbuf;              /* one compressed message */
+static size_t zcap;
 
 /* ------------------------------------------------------------------ */
 /* Utilities                                                           */
@@ -341,6 +414,175 @@ static double hist_quantile_us(double q) {
 }
 
 /* ------------------------------------------------------------------ */
+/* Payloads: built-in chat/event JSON messages or a file               */
+
+/* splitmix64 with a fixed seed: the same messages on every run. */
+static uint64_t gen_state;
+static uint64_t gen64(void) {
+  uint64_t z = (gen_state += 0x9E3779B97F4A7C15ULL);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+static unsigned gen_below(unsigned n) { return (unsigned)(gen64() % n); }
+
+static const char *const words[] = {
+    "the", "a", "to", "and", "of", "in", "is", "it", "you", "that", "for", "on", "we", "this", "with", "be", "are",
+    "have", "not", "at", "just", "so", "but", "can", "will", "if", "do", "what", "my", "me", "all", "get", "about",
+    "out", "up", "no", "yes", "ok", "thanks", "please", "lol", "today", "tomorrow", "meeting", "deploy", "build",
+    "release", "review", "merge", "branch", "ticket", "customer", "dashboard", "latency", "server", "client",
+    "database", "migration", "rollback", "incident", "alert", "metrics", "queue", "worker", "cache", "config",
+    "staging", "production", "weekend", "lunch", "coffee", "standup", "sprint", "estimate", "blocked", "done",
+    "looks", "good", "great", "sounds", "think", "should", "could", "would", "maybe", "probably", "again", "later",
+    "soon", "now", "here", "there", "because", "after", "before", "since", "still", "already", "also", "only",
+    "really", "pretty", "sure", "right", "wrong", "broken", "fixed", "works", "failing", "flaky", "test", "tests",
+    "pipeline", "logs", "error", "timeout", "retry", "users", "team", "design", "doc", "link", "call", "channel",
+    "thread", "update", "status", "question", "answer", "issue", "feature", "bug", "patch", "version", "schema",
+    "endpoint", "payload", "token", "session", "region", "cluster", "node", "disk", "memory", "cpu", "spike",
+    "graph", "p99", "budget", "roadmap", "quarter", "launch", "demo", "feedback", "notes", "agenda", "ping"};
+#define NWORDS (sizeof words / sizeof words[0])
+static const char *const names[] = {"ada", "grace", "linus", "margaret", "ken", "barbara", "dennis", "frances",
+                                    "alan", "radia", "edsger", "hedy", "donald", "sophie", "tim", "katherine"};
+static const char *const kinds[] = {"typing", "presence", "read", "join", "leave"};
+static const char *const statuses[] = {"online", "away", "busy", "offline"};
+static const char *const emoji[] = {"+1", "eyes", "tada", "rocket", "heart", "laughing", "white_check_mark"};
+static const char *const oses[] = {"ios", "android", "web", "macos", "windows", "linux"};
+
+typedef struct sbuf {
+  char *p;
+  size_t n, cap;
+} sbuf;
+
+static void sb_add(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_add(sbuf *b, const char *fmt, ...) {
+  for (;;) {
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(b->p + b->n, b->cap - b->n, fmt, ap);
+    va_end(ap);
+    if (k < 0) die("internal error: vsnprintf");
+    if ((size_t)k < b->cap - b->n) {
+      b->n += (size_t)k;
+      return;
+    }
+    b->cap = b->cap * 2 + (size_t)k + 64;
+    b->p = xrealloc(b->p, b->cap);
+  }
+}
+
+/* Words until the message, once `tail` more bytes close it, is >= target. */
+static void sb_words(sbuf *b, size_t target, size_t tail, int min_words) {
+  int k = 0;
+  while (k < min_words || b->n + tail < target) {
+    sb_add(b, "%s%s", k ? " " : "", words[gen_below(NWORDS)]);
+    k++;
+  }
+}
+
+static void sb_user(sbuf *b) {
+  unsigned uid = 1000 + gen_below(90000);
+  sb_add(b, "{\"id\":%u,\"name\":\"%s_%u\",\"avatar\":\"https://cdn.example.com/a/%u.png\",\"roles\":[\"member\"%s]}",
+         uid, names[gen_below(16)], uid % 1000, uid, gen_below(8) == 0 ? ",\"moderator\"" : "");
+}
+
+/* One message of about `target` bytes (100-2,000). The id slot is
+ * "0000000000000000" right after {"id":" (offset 7). */
+static void gen_message(sbuf *b, size_t target, uint64_t ts) {
+  b->n = 0;
+  unsigned room = gen_below(40);
+  if (target < 180) {
+    sb_add(b, "{\"id\":\"0000000000000000\",\"type\":\"%s\",\"room\":\"room-%u\",\"user\":%u,\"ts\":%llu,\"note\":\"",
+           kinds[gen_below(5)], room, 1000 + gen_below(90000), (unsigned long long)ts);
+    sb_words(b, target, 2, 1);
+    sb_add(b, "\"}");
+  } else if (target < 700) {
+    sb_add(b, "{\"id\":\"0000000000000000\",\"type\":\"message\",\"room\":\"room-%u\",\"ts\":%llu,\"user\":", room,
+           (unsigned long long)ts);
+    sb_user(b);
+    if (gen_below(3) == 0) {
+      sb_add(b, ",\"event\":{\"kind\":\"%s\",\"status\":\"%s\",\"device\":{\"os\":\"%s\",\"app\":\"%u.%u.%u\"}}",
+             kinds[gen_below(5)], statuses[gen_below(4)], oses[gen_below(6)], 1 + gen_below(3), gen_below(30),
+             gen_below(10));
+    }
+    sb_add(b, ",\"mentions\":[");
+    unsigned m = gen_below(3);
+    for (unsigned i = 0; i < m; i++) sb_add(b, "%s%u", i ? "," : "", 1000 + gen_below(90000));
+    sb_add(b, "],\"reactions\":{");
+    unsigned r = gen_below(3);
+    for (unsigned i = 0; i < r; i++) sb_add(b, "%s\"%s\":%u", i ? "," : "", emoji[(i * 3 + gen_below(2)) % 7], 1 + gen_below(9));
+    sb_add(b, "},\"text\":\"");
+    sb_words(b, target, 2, 3);
+    sb_add(b, "\"}");
+  } else {
+    sb_add(b, "{\"id\":\"0000000000000000\",\"type\":\"history\",\"room\":\"room-%u\",\"ts\":%llu,\"cursor\":\"c%llx\",\"items\":[",
+           room, (unsigned long long)ts, (unsigned long long)(gen64() & 0xffffffffffULL));
+    int first = 1;
+    for (;;) {
+      sb_add(b, "%s{\"seq\":%u,\"ts\":%llu,\"user\":", first ? "" : ",", gen_below(1000000),
+             (unsigned long long)(ts - gen_below(3600000)));
+      first = 0;
+      sb_user(b);
+      sb_add(b, ",\"edited\":%s,\"text\":\"", gen_below(5) == 0 ? "true" : "false");
+      if (b->n + 450 < target) {
+        sb_words(b, 0, 0, 4 + (int)gen_below(30));
+        sb_add(b, "\"}");
+      } else {
+        sb_words(b, target, 4, 2);
+        sb_add(b, "\"}]}");
+        break;
+      }
+    }
+  }
+}
+
+static void add_payload(const uint8_t *p, size_t n, size_t id_off) {
+  payload_set = xrealloc(payload_set, sizeof *payload_set * (size_t)(npayloads + 1));
+  payload *pl = &payload_set[npayloads++];
+  pl->p = xrealloc(NULL, n ? n : 1);
+  memcpy(pl->p, p, n);
+  pl->n = n;
+  pl->id_off = id_off;
+  if (n > max_msg) max_msg = n;
+}
+
+static void load_payloads(void) {
+  if (strcmp(opt.payloads, "chat") == 0) {
+    gen_state = 0x5EED0F0C4A7ULL;
+    sbuf b = {xrealloc(NULL, 4096), 0, 4096};
+    uint64_t ts = 1763900000000ULL;
+    for (int i = 0; i < opt.payload_count; i++) {
+      /* Log-uniform target size in [100, 1984]. */
+      double u = (double)(gen64() >> 11) / 9007199254740992.0;
+      size_t target = (size_t)(100.0 * exp(u * log(19.84)));
+      ts += 1 + gen_below(5000);
+      gen_message(&b, target, ts);
+      if (b.n < 100 || b.n > 2000) die("internal error: generated message of %zu bytes", b.n);
+      add_payload((const uint8_t *)b.p, b.n, 7);
+    }
+    free(b.p);
+    return;
+  }
+  FILE *f = fopen(opt.payloads, "rb");
+  if (f == NULL) die("cannot open --payloads file \"%s\": %s", opt.payloads, strerror(errno));
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t len;
+  int lineno = 0;
+  while ((len = getline(&line, &cap, f)) >= 0) {
+    lineno++;
+    while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) len--;
+    if (len == 0) continue;
+    char *slot = memmem(line, (size_t)len, "0000000000000000", 16);
+    if (slot == NULL) die("%s:%d: no \"0000000000000000\" placeholder for the message id", opt.payloads, lineno);
+    if (len > (1 << 24)) die("%s:%d: message longer than 16 MiB", opt.payloads, lineno);
+    add_payload((const uint8_t *)line, (size_t)len, (size_t)(slot - line));
+  }
+  free(line);
+  fclose(f);
+  if (npayloads == 0) die("--payloads file \"%s\" holds no messages", opt.payloads);
+}
+
+/* ------------------------------------------------------------------ */
 /* Connections                                                         */
 
 enum state { S_IDLE, S_CONNECTING, S_RESPONSE, S_OPEN, S_CLOSING, S_DONE };
@@ -364,6 +606,16 @@ typedef struct conn {
   size_t tcap;          /* power of two */
   int in_msg;           /* inside a fragmented echo */
   size_t msg_off;       /* bytes of the current echo seen so far */
+  /* Buffered path and permessage-deflate. */
+  uint8_t *mbuf;        /* the current echo, inflated */
+  size_t mcap;
+  size_t msg_wire;      /* frame bytes of the current echo */
+  int msg_compressed;   /* the current echo had RSV1 */
+  int pmd;              /* permessage-deflate agreed */
+  int tx_wbits;         /* our deflate window */
+  int tx_no_context;    /* client_no_context_takeover agreed */
+  int z_ready;
+  z_stream def, inf;
 } conn;
 
 static conn *conns;
@@ -380,6 +632,11 @@ static int nopen;
 static uint64_t n_messages, n_handshakes, n_errors;
 static char request_head[2048];
 static size_t request_head_len;
+static char offer[256];            /* our Sec-WebSocket-Extensions offer */
+static char first_answer[512];     /* the first connection's answer */
+static int have_first_answer;
+static uint64_t n_tx_msgs, n_tx_wire, n_rx_wire, n_rx_payload, n_rx_compressed;
+
 
 #define TIMER_TAG 0xFFFFFFFFu
 
@@ -512,8 +769,157 @@ static void fifo_push(conn *c, int64_t t) {
   c->send_seq++;
 }
 
+/* Message seq of c, whole, into out (max_msg bytes); returns its length. */
+static size_t build_msg(const conn *c, uint64_t seq, uint8_t *out) {
+  char pre[16];
+  make_prefix(c, seq, pre);
+  if (npayloads > 0) {
+    const payload *pl = &payload_set[((uint64_t)c->idx * 7919 + seq) % (uint64_t)npayloads];
+    memcpy(out, pl->p, pl->n);
+    memcpy(out + pl->id_off, pre, 16);
+    return pl->n;
+  }
+  size_t n = opt.size, p = n < 16 ? n : 16;
+  memcpy(out, pre + 16 - p, p);
+  if (n > p) memcpy(out + p, pattern + p, n - p);
+  return n;
+}
+
+static void zfail(conn *c, const char *what, int r, const z_stream *z) {
+  die("connection %d: zlib %s failed (%d): %s", c->idx, what, r, z->msg ? z->msg : "no message");
+}
+
+/* The agreed permessage-deflate, after the 101: zlib states of c. */
+static void deflate_setup(conn *c) {
+  if (c->z_ready) {
+    deflateEnd(&c->def);
+    inflateEnd(&c->inf);
+    c->z_ready = 0;
+  }
+  memset(&c->def, 0, sizeof c->def);
+  memset(&c->inf, 0, sizeof c->inf);
+  int bits = c->tx_wbits == 8 ? 9 : c->tx_wbits; /* zlib: raw deflate needs >= 9 */
+  int r = deflateInit2(&c->def, opt.level, Z_DEFLATED, -bits, opt.mem_level, Z_DEFAULT_STRATEGY);
+  if (r != Z_OK) zfail(c, "deflateInit2", r, &c->def);
+  r = inflateInit2(&c->inf, -15);
+  if (r != Z_OK) zfail(c, "inflateInit2", r, &c->inf);
+  c->z_ready = 1;
+}
+
+/* Compress msg[0..n) as one permessage-deflate message into zbuf; returns
+ * the compressed length (without the trailing 00 00 ff ff). */
+static size_t compress_msg(conn *c, const uint8_t *msg, size_t n) {
+  size_t need = deflateBound(&c->def, n) + 64;
+  if (need > zcap) {
+    zcap = need;
+    zbuf = xrealloc(zbuf, zcap);
+  }
+  c->def.next_in = (Bytef *)msg;
+  c->def.avail_in = (uInt)n;
+  c->def.next_out = zbuf;
+  c->def.avail_out = (uInt)zcap;
+  int r = deflate(&c->def, Z_SYNC_FLUSH);
+  if (r != Z_OK || c->def.avail_in != 0 || c->def.avail_out == 0) zfail(c, "deflate", r, &c->def);
+  size_t out = zcap - c->def.avail_out;
+  if (out < 4 || memcmp(zbuf + out - 4, "\x00\x00\xff\xff", 4) != 0)
+    die("connection %d: deflate output does not end with 00 00 ff ff", c->idx);
+  if (c->tx_no_context) {
+    r = deflateReset(&c->def);
+    if (r != Z_OK) zfail(c, "deflateReset", r, &c->def);
+  }
+  return out - 4;
+}
+
+/* Without context takeover a message compresses the same whatever was
+ * sent before, so the client need not pay zlib for every message (it would
+ * saturate its core before a fast server does): each payload's tail, after
+ * its id, is compressed once (a fresh deflate stream, the agreed window,
+ * --level, --mem-level, sync flush, 00 00 ff ff stripped); a message is
+ * then a stored (uncompressed, non-final) deflate block holding the head
+ * up to and including its id, followed by that compressed tail: one valid
+ * deflate stream, as RFC 7692 allows. */
+typedef struct ztail {
+  uint8_t *p;
+  size_t n;
+} ztail;
+static ztail *ztails;
+static int ztails_wbits;
+
+static const ztail *payload_ztail(conn *c, const payload *pl) {
+  size_t i = (size_t)(pl - payload_set);
+  if (ztails == NULL) {
+    ztails = xrealloc(NULL, sizeof *ztails * (size_t)npayloads);
+    memset(ztails, 0, sizeof *ztails * (size_t)npayloads);
+    ztails_wbits = c->tx_wbits;
+  }
+  if (ztails_wbits != c->tx_wbits) die("connections agreed different client windows (%d, %d)", ztails_wbits, c->tx_wbits);
+  ztail *z = &ztails[i];
+  if (z->p == NULL) {
+    size_t head = pl->id_off + 16;
+    int r = deflateReset(&c->def);
+    if (r != Z_OK) zfail(c, "deflateReset", r, &c->def);
+    size_t n = compress_msg(c, pl->p + head, pl->n - head); /* resets again after */
+    z->p = xrealloc(NULL, n ? n : 1);
+    memcpy(z->p, zbuf, n);
+    z->n = n;
+  }
+  return z;
+}
+
+/* The next message of c as [stored block: head + id][compressed tail]. */
+static size_t precompressed_msg(conn *c, uint64_t seq) {
+  const payload *pl = &payload_set[((uint64_t)c->idx * 7919 + seq) % (uint64_t)npayloads];
+  const ztail *z = payload_ztail(c, pl);
+  size_t head = pl->id_off + 16, n = 5 + head + z->n;
+  if (n > zcap) {
+    zcap = n + 64;
+    zbuf = xrealloc(zbuf, zcap);
+  }
+  zbuf[0] = 0x00; /* BFINAL 0, BTYPE 00 (stored), padded to the byte */
+  zbuf[1] = (uint8_t)head;
+  zbuf[2] = (uint8_t)(head >> 8);
+  zbuf[3] = (uint8_t)~head;
+  zbuf[4] = (uint8_t)(~head >> 8);
+  char pre[16];
+  make_prefix(c, seq, pre);
+  memcpy(zbuf + 5, pl->p, pl->id_off);
+  memcpy(zbuf + 5 + pl->id_off, pre, 16);
+  memcpy(zbuf + 5 + head, z->p, z->n);
+  return n;
+}
+
+/* Buffered path: build, maybe compress, frame and mask the next message. */
+static void put_message_buffered(conn *c, int64_t t) {
+  size_t n;
+  const uint8_t *src = scratch;
+  int first = data_opcode;
+  if (c->pmd && c->tx_no_context && npayloads > 0) {
+    n = precompressed_msg(c, c->send_seq);
+    src = zbuf;
+    first |= 0x40;
+  } else if ((n = build_msg(c, c->send_seq, scratch)), c->pmd) {
+    n = compress_msg(c, scratch, n);
+    src = zbuf;
+    first |= 0x40; /* RSV1: compressed */
+  }
+  uint8_t *d = wreserve(c, n + 14);
+  size_t h = put_header(d, first, n);
+  mask_copy(d + h, src, n, d + h - 4);
+  c->wlen += h + n;
+  if (phase == P_MEASURE) {
+    n_tx_msgs++;
+    n_tx_wire += h + n;
+  }
+  fifo_push(c, t);
+  mark_dirty(c);
+}
+
 /* Queue the next data message of c (masked), remembering time t. */
 static void put_message(conn *c, int64_t t) {
+  if (buffered) {
+    put_message_buffered(c, t);
+    return;
+  }
   size_t n = opt.size;
   uint8_t *d = wreserve(c, n + 14);
   size_t h = put_header(d, data_opcode, n);
@@ -524,6 +930,10 @@ static void put_message(conn *c, int64_t t) {
   mask_copy(d + h, (const uint8_t *)pre + 16 - p, p, key);
   if (n > p) mask_copy(d + h + p, pattern + p, n - p, key); /* p == 16: key phase 0 */
   c->wlen += h + n;
+  if (phase == P_MEASURE) {
+    n_tx_msgs++;
+    n_tx_wire += h + n;
+  }
   fifo_push(c, t);
   mark_dirty(c);
 }
@@ -568,6 +978,7 @@ static void conn_start(conn *c) {
   c->send_seq = c->recv_seq = 0;
   c->in_msg = 0;
   c->msg_off = 0;
+  c->pmd = 0;
   c->t_connect = mono_ns();
   if (connect(fd, (struct sockaddr *)&peer, peer_len) < 0 && errno != EINPROGRESS) connect_failed(errno);
 
@@ -629,6 +1040,85 @@ static int contains_token_ci(const char *v, size_t vlen, const char *tok) {
 
 static int process_frames(conn *c, int64_t t);
 
+/* A Sec-WebSocket-Extensions answer to our permessage-deflate offer
+ * (RFC 7692 section 7.1): exactly one permessage-deflate with parameters
+ * we can accept. Sets c->pmd, c->tx_wbits, c->tx_no_context. */
+static int parse_extension_answer(conn *c, const char *v, size_t vl) {
+  if (!opt.deflate) return conn_fail(c, "server accepted an extension that was not offered: \"%.*s\"", (int)vl, v);
+  if (c->pmd) return conn_fail(c, "more than one Sec-WebSocket-Extensions header in the 101 response");
+  char buf[512];
+  if (vl >= sizeof buf) return conn_fail(c, "Sec-WebSocket-Extensions answer too long");
+  memcpy(buf, v, vl);
+  buf[vl] = '\0';
+  if (strchr(buf, ',') != NULL) return conn_fail(c, "server accepted more than one extension: \"%s\"", buf);
+  int seen_smwb = 0, seen_cmwb = 0, seen_snct = 0, seen_cnct = 0, client_bits = 0;
+  char *save = NULL;
+  int first = 1;
+  for (char *tok = strtok_r(buf, ";", &save); tok != NULL; tok = strtok_r(NULL, ";", &save)) {
+    while (*tok == ' ' || *tok == '\t') tok++;
+    char *e = tok + strlen(tok);
+    while (e > tok && (e[-1] == ' ' || e[-1] == '\t')) *--e = '\0';
+    if (first) {
+      if (strcasecmp(tok, "permessage-deflate") != 0)
+        return conn_fail(c, "server accepted an extension that was not offered: \"%.*s\"", (int)vl, v);
+      first = 0;
+      continue;
+    }
+    char *eq = strchr(tok, '=');
+    char *val = NULL;
+    if (eq != NULL) {
+      char *ne = eq;
+      while (ne > tok && (ne[-1] == ' ' || ne[-1] == '\t')) ne--;
+      *ne = '\0';
+      val = eq + 1;
+      while (*val == ' ' || *val == '\t') val++;
+      size_t l = strlen(val);
+      if (l >= 2 && val[0] == '"' && val[l - 1] == '"') {
+        val[l - 1] = '\0';
+        val++;
+      }
+    }
+    int bits = 0;
+    if (val != NULL) {
+      char *end;
+      long b = strtol(val, &end, 10);
+      if (*val == '\0' || *end != '\0' || b < 8 || b > 15)
+        return conn_fail(c, "permessage-deflate answer: bad value \"%s\" for %s", val, tok);
+      bits = (int)b;
+    }
+    if (strcasecmp(tok, "server_no_context_takeover") == 0 && val == NULL && !seen_snct) {
+      seen_snct = 1;
+    } else if (strcasecmp(tok, "client_no_context_takeover") == 0 && val == NULL && !seen_cnct) {
+      seen_cnct = 1;
+    } else if (strcasecmp(tok, "server_max_window_bits") == 0 && val != NULL && !seen_smwb) {
+      seen_smwb = 1;
+      if (opt.server_wbits && bits > opt.server_wbits)
+        return conn_fail(c, "permessage-deflate answer: server_max_window_bits=%d above the %d offered", bits,
+                         opt.server_wbits);
+    } else if (strcasecmp(tok, "client_max_window_bits") == 0 && val != NULL && !seen_cmwb) {
+      seen_cmwb = 1;
+      client_bits = bits;
+      if (opt.client_wbits && bits > opt.client_wbits)
+        return conn_fail(c, "permessage-deflate answer: client_max_window_bits=%d above the %d offered", bits,
+                         opt.client_wbits);
+    } else {
+      return conn_fail(c, "permessage-deflate answer: unexpected or repeated parameter \"%s\" in \"%.*s\"", tok,
+                       (int)vl, v);
+    }
+  }
+  if (opt.no_context && !seen_snct)
+    return conn_fail(c, "permessage-deflate answer without the server_no_context_takeover that was offered: \"%.*s\"",
+                     (int)vl, v);
+  c->pmd = 1;
+  c->tx_wbits = client_bits ? client_bits : opt.client_wbits ? opt.client_wbits : 15;
+  c->tx_no_context = seen_cnct || opt.no_context;
+  if (!have_first_answer) {
+    snprintf(first_answer, sizeof first_answer, "%.*s", (int)vl, v);
+    have_first_answer = 1;
+  }
+  return 0;
+}
+
 /* Parse and check the server's 101 response. */
 static int on_response(conn *c, int64_t t) {
   uint8_t *end = memmem(c->rbuf, c->rlen, "\r\n\r\n", 4);
@@ -664,7 +1154,7 @@ static int on_response(conn *c, int64_t t) {
         return conn_fail(c, "wrong Sec-WebSocket-Accept: got \"%.*s\", expected \"%s\"", (int)(vl > 64 ? 64 : vl), v, c->accept);
       accept_ok = 1;
     } else if (hdr_name_is(line, nl, "sec-websocket-extensions")) {
-      return conn_fail(c, "server accepted an extension that was not offered: \"%.*s\"", (int)vl, v);
+      if (parse_extension_answer(c, v, vl) < 0) return -1;
     } else if (hdr_name_is(line, nl, "sec-websocket-protocol")) {
       return conn_fail(c, "server selected a subprotocol that was not offered: \"%.*s\"", (int)vl, v);
     }
@@ -673,6 +1163,10 @@ static int on_response(conn *c, int64_t t) {
   if (!accept_ok) return conn_fail(c, "101 response without Sec-WebSocket-Accept");
   if (!upgrade_ok) return conn_fail(c, "101 response without \"Upgrade: websocket\"");
   if (!connection_ok) return conn_fail(c, "101 response without \"Connection: Upgrade\"");
+  if (opt.deflate && !c->pmd)
+    return conn_fail(c, "--deflate: the server did not negotiate permessage-deflate (no Sec-WebSocket-Extensions in "
+                        "its 101; offered \"%s\")", offer);
+  if (c->pmd && opt.mode != M_HANDSHAKE) deflate_setup(c);
   c->rlen -= hlen;
   memmove(c->rbuf, c->rbuf + hlen, c->rlen);
   if (opt.mode == M_HANDSHAKE) {
@@ -719,7 +1213,7 @@ static int verify_chunk(conn *c, const uint8_t *data, size_t len) {
 }
 
 static int message_done(conn *c, int64_t t) {
-  if (c->msg_off != opt.size)
+  if (!buffered && c->msg_off != opt.size)
     return conn_fail(c, "echo of message #%llu has %zu bytes, %zu were sent", (unsigned long long)c->recv_seq, c->msg_off,
                      opt.size);
   int64_t sent = c->ts[c->recv_seq & (c->tcap - 1)];
@@ -727,17 +1221,79 @@ static int message_done(conn *c, int64_t t) {
   c->in_msg = 0;
   if (phase == P_MEASURE) {
     n_messages++;
+    n_rx_wire += c->msg_wire;
+    n_rx_payload += c->msg_off;
+    n_rx_compressed += (uint64_t)c->msg_compressed;
     hist_record(t - sent);
   }
+  c->msg_wire = 0;
+  c->msg_compressed = 0;
   if ((opt.mode == M_ECHO || opt.mode == M_BULK) && phase != P_STOP) put_message(c, t);
   return 0;
 }
 
-static int handle_frame(conn *c, int op, int fin, uint8_t *p, size_t len, int64_t t) {
+/* Buffered path: inflate (RSV1 echoes) or copy a frame's payload into
+ * mbuf; at the end of the message compare it with what was sent. */
+static int inflate_into(conn *c, const uint8_t *p, size_t len) {
+  z_stream *z = &c->inf;
+  z->next_in = (Bytef *)p;
+  z->avail_in = (uInt)len;
+  while (z->avail_in > 0) {
+    if (c->msg_off >= c->mcap)
+      return conn_fail(c, "echo of message #%llu inflates to more than the %zu bytes sent", (unsigned long long)c->recv_seq,
+                       c->mcap - 1);
+    z->next_out = c->mbuf + c->msg_off;
+    z->avail_out = (uInt)(c->mcap - c->msg_off);
+    int r = inflate(z, Z_SYNC_FLUSH);
+    c->msg_off = c->mcap - z->avail_out;
+    if (r == Z_STREAM_END) {
+      /* A final (BFINAL) block: allowed; the next one starts afresh. */
+      inflateReset(z);
+      continue;
+    }
+    if (r == Z_BUF_ERROR && z->avail_out > 0) break; /* needs more input */
+    if (r != Z_OK && r != Z_BUF_ERROR)
+      return conn_fail(c, "echo of message #%llu: inflate failed (%d): %s", (unsigned long long)c->recv_seq, r,
+                       z->msg ? z->msg : "corrupt data");
+  }
+  return 0;
+}
+
+static int take_chunk(conn *c, const uint8_t *p, size_t len, int fin, int64_t t) {
+  if (c->msg_compressed) {
+    if (inflate_into(c, p, len) < 0) return -1;
+    if (fin) {
+      static const uint8_t tail[4] = {0x00, 0x00, 0xff, 0xff};
+      if (inflate_into(c, tail, 4) < 0) return -1;
+    }
+  } else {
+    if (c->msg_off + len >= c->mcap)
+      return conn_fail(c, "echo of message #%llu is longer than the %zu bytes sent", (unsigned long long)c->recv_seq,
+                       c->mcap - 1);
+    memcpy(c->mbuf + c->msg_off, p, len);
+    c->msg_off += len;
+  }
+  if (!fin) return 0;
+  size_t n = build_msg(c, c->recv_seq, scratch);
+  if (c->msg_off != n || memcmp(c->mbuf, scratch, n) != 0) {
+    size_t at = 0;
+    while (at < n && at < c->msg_off && c->mbuf[at] == scratch[at]) at++;
+    if (at == n || at == c->msg_off)
+      return conn_fail(c, "echo of message #%llu has %zu bytes%s, %zu were sent", (unsigned long long)c->recv_seq,
+                       c->msg_off, c->msg_compressed ? " once inflated" : "", n);
+    return conn_fail(c, "echo of message #%llu%s differs from what was sent at byte %zu: got 0x%02x, expected 0x%02x",
+                     (unsigned long long)c->recv_seq, c->msg_compressed ? " (inflated)" : "", at, c->mbuf[at],
+                     scratch[at]);
+  }
+  return message_done(c, t);
+}
+
+static int handle_frame(conn *c, int op, int fin, int rsv1, uint8_t *p, size_t len, int64_t t) {
   switch (op) {
   case 0: /* continuation */
     if (c->state != S_OPEN) return 0;
     if (!c->in_msg) return conn_fail(c, "protocol error: continuation frame outside a fragmented message");
+    if (buffered) return take_chunk(c, p, len, fin, t);
     if (verify_chunk(c, p, len) < 0) return -1;
     return fin ? message_done(c, t) : 0;
   case 1:
@@ -750,6 +1306,10 @@ static int handle_frame(conn *c, int op, int fin, uint8_t *p, size_t len, int64_
     if (c->recv_seq == c->send_seq) return conn_fail(c, "received a data message although none is outstanding");
     c->in_msg = 1;
     c->msg_off = 0;
+    if (buffered) {
+      c->msg_compressed = rsv1;
+      return take_chunk(c, p, len, fin, t);
+    }
     if (verify_chunk(c, p, len) < 0) return -1;
     return fin ? message_done(c, t) : 0;
   case 8: {
@@ -776,7 +1336,12 @@ static int process_frames(conn *c, int64_t t) {
     if (avail < 2) break;
     uint8_t *f = c->rbuf + pos;
     int fin = f[0] >> 7, op = f[0] & 15;
-    if (f[0] & 0x70) return conn_fail(c, "protocol error: RSV bits set (0x%02x) without a negotiated extension", f[0]);
+    int rsv1 = (f[0] & 0x40) != 0;
+    if (f[0] & 0x30) return conn_fail(c, "protocol error: RSV2/RSV3 set (0x%02x)", f[0]);
+    if (rsv1 && !c->pmd)
+      return conn_fail(c, "protocol error: RSV1 set (0x%02x) without a negotiated extension", f[0]);
+    if (rsv1 && op != 1 && op != 2)
+      return conn_fail(c, "protocol error: RSV1 set on a %s frame (opcode %d)", op == 0 ? "continuation" : "control", op);
     if (f[1] & 0x80) return conn_fail(c, "protocol error: the server sent a masked frame");
     uint64_t len = f[1] & 0x7f;
     size_t h = 2;
@@ -792,13 +1357,14 @@ static int process_frames(conn *c, int64_t t) {
     }
     if (op >= 8) {
       if (!fin || len > 125) return conn_fail(c, "protocol error: control frame (opcode %d) fragmented or longer than 125 bytes", op);
-    } else if (len > opt.size && opt.mode != M_HANDSHAKE) {
+    } else if (len > opt.size + (c->pmd ? opt.size / 8 + 1024 : 0) && opt.mode != M_HANDSHAKE) {
       return conn_fail(c, "echo frame of %llu bytes is larger than the %zu-byte messages sent", (unsigned long long)len, opt.size);
     } else if (len > c->rcap - 14) {
       return conn_fail(c, "unexpected data frame of %llu bytes", (unsigned long long)len);
     }
     if (avail - h < len) break;
-    if (handle_frame(c, op, fin, f + h, (size_t)len, t) < 0) return -1;
+    if (op < 8) c->msg_wire += h + (size_t)len;
+    if (handle_frame(c, op, fin, rsv1, f + h, (size_t)len, t) < 0) return -1;
     pos += h + (size_t)len;
   }
   if (pos > 0) {
@@ -876,8 +1442,28 @@ static void usage(void) {
         "  echo:      --conns 64 --inflight 16 --size 32 --seconds 5 [--warmup 1] [--binary]\n"
         "  rate:      --conns 16 --rate 20000 --size 32 --seconds 5 [--warmup 1] [--binary]\n"
         "  bulk:      --conns 4 --size 1048576 --seconds 5 [--warmup 1]\n"
-        "  handshake: --conns 16 --seconds 5 [--warmup 1]\n",
+        "  handshake: --conns 16 --seconds 5 [--warmup 1]\n"
+        "  messages:  [--payloads chat|FILE [--count 1000]] [--dump-payloads]\n"
+        "  deflate:   [--deflate [--window-bits N] [--server-window-bits N] [--no-context-takeover]\n"
+        "             [--level -1] [--mem-level 8]]\n",
         stderr);
+}
+
+/* s as the inside of a JSON string (quotes, backslashes, controls). */
+static void json_escape(const char *s, char *out, size_t cap) {
+  size_t o = 0;
+  for (; *s && o + 7 < cap; s++) {
+    unsigned char ch = (unsigned char)*s;
+    if (ch == '"' || ch == '\\') {
+      out[o++] = '\\';
+      out[o++] = (char)ch;
+    } else if (ch < 0x20) {
+      o += (size_t)snprintf(out + o, cap - o, "\\u%04x", ch);
+    } else {
+      out[o++] = (char)ch;
+    }
+  }
+  out[o] = '\0';
 }
 
 static double num_arg(const char *name, const char *v, double min, double max) {
@@ -898,6 +1484,9 @@ int main(int argc, char **argv) {
   opt.port = -1;
   opt.seconds = 5;
   opt.warmup = 1;
+  opt.payload_count = 1000;
+  opt.level = Z_DEFAULT_COMPRESSION;
+  opt.mem_level = 8;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -906,6 +1495,28 @@ int main(int argc, char **argv) {
     } else if (strcmp(a, "--binary") == 0) {
       opt.binary = 1;
       continue;
+    } else if (strcmp(a, "--deflate") == 0) {
+      opt.deflate = 1;
+      continue;
+    } else if (strcmp(a, "--no-context-takeover") == 0) {
+      opt.no_context = 1;
+      continue;
+    } else if (strcmp(a, "--dump-payloads") == 0) {
+      opt.dump_payloads = 1;
+      continue;
+    } else if (strcmp(a, "--payloads") == 0) {
+      if (v == NULL) die("--payloads needs a value (chat or a file)");
+      opt.payloads = v;
+    } else if (strcmp(a, "--count") == 0) {
+      opt.payload_count = (int)num_arg(a, v, 1, 1000000);
+    } else if (strcmp(a, "--window-bits") == 0) {
+      opt.client_wbits = (int)num_arg(a, v, 8, 15);
+    } else if (strcmp(a, "--server-window-bits") == 0) {
+      opt.server_wbits = (int)num_arg(a, v, 8, 15);
+    } else if (strcmp(a, "--level") == 0) {
+      opt.level = (int)num_arg(a, v, -1, 9);
+    } else if (strcmp(a, "--mem-level") == 0) {
+      opt.mem_level = (int)num_arg(a, v, 1, 9);
     } else if (strcmp(a, "--port") == 0) {
       opt.port = (int)num_arg(a, v, 1, 65535);
     } else if (strcmp(a, "--host") == 0) {
@@ -933,6 +1544,15 @@ int main(int argc, char **argv) {
       die("unknown option \"%s\"", a);
     }
     i++;
+  }
+  if (opt.dump_payloads) {
+    if (opt.payloads == NULL) opt.payloads = "chat";
+    load_payloads();
+    for (int i = 0; i < npayloads; i++) {
+      fwrite(payload_set[i].p, 1, payload_set[i].n, stdout);
+      fputc('\n', stdout);
+    }
+    return 0;
   }
   if (opt.port < 0) {
     usage();
@@ -969,6 +1589,20 @@ int main(int argc, char **argv) {
     break;
   }
   data_opcode = opt.binary ? 2 : 1;
+  if (opt.payloads != NULL) {
+    if (opt.mode != M_ECHO && opt.mode != M_RATE) die("--payloads needs --mode echo or rate");
+    load_payloads();
+    opt.size = max_msg; /* the largest message: buffer sizes and checks */
+  }
+  buffered = opt.payloads != NULL || (opt.deflate && opt.mode != M_HANDSHAKE);
+  if (buffered && max_msg == 0) max_msg = opt.size;
+  if (opt.deflate) {
+    int k = snprintf(offer, sizeof offer, "permessage-deflate; client_max_window_bits");
+    if (opt.client_wbits) k += snprintf(offer + k, sizeof offer - (size_t)k, "=%d", opt.client_wbits);
+    if (opt.server_wbits) k += snprintf(offer + k, sizeof offer - (size_t)k, "; server_max_window_bits=%d", opt.server_wbits);
+    if (opt.no_context)
+      snprintf(offer + k, sizeof offer - (size_t)k, "; client_no_context_takeover; server_no_context_takeover");
+  }
 
   /* Self-test of SHA-1 + base64 against RFC 6455's example. */
   char acc[29];
@@ -994,8 +1628,9 @@ int main(int argc, char **argv) {
 
   int n = snprintf(request_head, sizeof request_head,
                    "GET %s HTTP/1.1\r\nHost: %s%s%s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                   "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ",
-                   opt.path, strchr(opt.host, ':') ? "[" : "", opt.host, strchr(opt.host, ':') ? "]" : "", opt.port);
+                   "Sec-WebSocket-Version: 13\r\n%s%s%sSec-WebSocket-Key: ",
+                   opt.path, strchr(opt.host, ':') ? "[" : "", opt.host, strchr(opt.host, ':') ? "]" : "", opt.port,
+                   opt.deflate ? "Sec-WebSocket-Extensions: " : "", offer, opt.deflate ? "\r\n" : "");
   if (n < 0 || (size_t)n >= sizeof request_head) die("--path or --host too long");
   request_head_len = (size_t)n;
 
@@ -1024,7 +1659,12 @@ int main(int argc, char **argv) {
     c->rbuf = xrealloc(NULL, c->rcap);
     c->tcap = tcap;
     c->ts = xrealloc(NULL, tcap * sizeof *c->ts);
+    if (buffered) {
+      c->mcap = max_msg + 1;
+      c->mbuf = xrealloc(NULL, c->mcap);
+    }
   }
+  if (buffered) scratch = xrealloc(NULL, max_msg + 1);
 
   enum { MAXEV = 1024 };
   static struct epoll_event evs[MAXEV];
@@ -1144,12 +1784,23 @@ int main(int argc, char **argv) {
 
   double secs = (double)(t_meas_end - t_meas_start) / 1e9;
   double cpu = cpu_end - cpu_start;
+  /* Payload bytes echoed: counted per message on the buffered path. */
+  uint64_t payload_total = buffered ? n_rx_payload : n_messages * (uint64_t)opt.size;
+  char ext_json[1100], payload_json[600];
+  json_escape(first_answer, ext_json, sizeof ext_json);
+  json_escape(opt.payloads ? opt.payloads : "", payload_json, sizeof payload_json);
   printf("{\"mode\":\"%s\",\"conns\":%d,\"inflight\":%d,\"size\":%zu,\"seconds\":%.3f,\"messages\":%llu,"
          "\"msgPerSec\":%.1f,\"mbPerSec\":%.3f,\"p50Us\":%.1f,\"p99Us\":%.1f,\"p999Us\":%.1f,\"handshakes\":%llu,"
-         "\"handshakesPerSec\":%.1f,\"clientCpuSeconds\":%.3f,\"clientCpuShare\":%.3f,\"errors\":%llu}\n",
+         "\"handshakesPerSec\":%.1f,\"clientCpuSeconds\":%.3f,\"clientCpuShare\":%.3f,\"errors\":%llu,"
+         "\"deflate\":%s,\"extensions\":\"%s\",\"payloads\":\"%s\",\"payloadBytesPerMsg\":%.1f,"
+         "\"txWireBytesPerMsg\":%.1f,\"rxWireBytesPerMsg\":%.1f,\"rxCompressedShare\":%.3f}\n",
          mode_names[opt.mode], opt.conns, opt.inflight, opt.size, secs, (unsigned long long)n_messages,
-         (double)n_messages / secs, (double)n_messages * (double)opt.size / 1e6 / secs, hist_quantile_us(0.50),
+         (double)n_messages / secs, (double)payload_total / 1e6 / secs, hist_quantile_us(0.50),
          hist_quantile_us(0.99), hist_quantile_us(0.999), (unsigned long long)n_handshakes,
-         (double)n_handshakes / secs, cpu, cpu / secs, (unsigned long long)n_errors);
+         (double)n_handshakes / secs, cpu, cpu / secs, (unsigned long long)n_errors, opt.deflate ? "true" : "false",
+         ext_json, payload_json, n_messages ? (double)payload_total / (double)n_messages : 0.0,
+         n_tx_msgs ? (double)n_tx_wire / (double)n_tx_msgs : 0.0,
+         n_messages ? (double)n_rx_wire / (double)n_messages : 0.0,
+         n_messages ? (double)n_rx_compressed / (double)n_messages : 0.0);
   return 0;
 }

@@ -3,7 +3,11 @@
  * handlers), the reference for wstream on Bun in `bench/echo_suite.ts`:
  * `PORT=9311 bun bench/servers/bun_native.ts`. Every message comes back as
  * it was received, text as text and binary as binary. Prints
- * `listening on <port>` once ready.
+ * `listening on <port>` once ready. `BUN_DEFLATE=1` turns on
+ * `perMessageDeflate: true` (RFC 7692; Bun's shared compressor: no context
+ * takeover either way) and sends every echo with `compress: true` (Bun's
+ * `send()` compresses only when asked), as `bench/echo_suite.ts` runs it
+ * for the chat scenario.
  *
  * @module
  */
@@ -18,8 +22,9 @@ interface BunServeApi {
       server: { upgrade(request: Request): boolean },
     ): Response | undefined;
     websocket: {
+      perMessageDeflate?: boolean;
       message(
-        ws: { send(data: string | Uint8Array): number },
+        ws: { send(data: string | Uint8Array, compress?: boolean): number },
         message: string | Uint8Array,
       ): void;
     };
@@ -30,6 +35,7 @@ interface BunServeApi {
 const bun = (globalThis as { Bun?: BunServeApi }).Bun;
 if (bun === undefined) throw new Error("Run with bun");
 
+const deflate = bun.env.BUN_DEFLATE === "1";
 const server = bun.serve({
   hostname: "127.0.0.1",
   port: Number(bun.env.PORT ?? "8080"),
@@ -39,9 +45,10 @@ const server = bun.serve({
       : new Response("WebSocket upgrade expected", { status: 400 });
   },
   websocket: {
+    perMessageDeflate: deflate,
     // `message` is a string for text frames, a Buffer for binary ones.
     message(ws, message) {
-      ws.send(message);
+      ws.send(message, deflate);
     },
   },
 });

@@ -14,7 +14,7 @@
  * Checked on Node 26, Deno 2.9 and Bun 1.4 (all three expose
  * `_handle.writeSync`, `_handle.reset`, `_handle.close`, `_handle.onerror`
  * and `_writeState`), by `tests/extensions/_zlib_sync_test.ts`; the
- * measurements are in `bench/results/2026-11-23-deflate.md`. If a runtime
+ * measurements are in `bench/results/2026-12-02-deflate-zlib.md`. If a runtime
  * ever drops these internals, {@linkcode SyncZlib} throws a `TypeError` at
  * construction, naming what is missing, instead of misbehaving.
  *

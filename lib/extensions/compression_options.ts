@@ -19,7 +19,7 @@ import type { PerMessageDeflateOptions } from "./permessage_deflate.ts";
  * defaults, `false` turns compression off.
  *
  * Memory per connection that compresses in both directions (deflate +
- * inflate state, measured RSS, `bench/results/2026-11-23-deflate.md`):
+ * inflate state, measured RSS, `bench/results/2026-12-02-deflate-zlib.md`):
  * windows 12 / memLevel 5 (the default) 114-184 KiB; 15 / 8 (zlib's and
  * ws's default) 230-245 KiB; 10 / 8 104-174 KiB. The state is allocated on
  * the first compressed message in each direction, not at the handshake,

@@ -69,7 +69,7 @@ function checkRange(name: string, value: unknown, min: number, max: number) {
  * Synchronous: zlib runs on the calling thread, through a persistent
  * `node:zlib` handle (context takeover kept between messages), which on
  * Deno, Bun and Node costs a few µs per small message (see
- * `bench/results/2026-11-23-deflate.md`).
+ * `bench/results/2026-12-02-deflate-zlib.md`).
  *
  * - zlib memory is allocated on the first compressed message in each
  *   direction, not before; call {@linkcode PerMessageDeflate.close} when
