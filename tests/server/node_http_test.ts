@@ -6,6 +6,7 @@ import { attachToNodeServer } from "../../lib/server/node_http.ts";
 import type { AttachToNodeServerOptions } from "../../lib/server/node_http.ts";
 import type { ServeHandler } from "../../lib/server/serve.ts";
 import { upgrade } from "../../lib/server/upgrade.ts";
+import { connect } from "../../lib/client/connect.ts";
 import type { WebSocketStreamLike } from "../../lib/connection/websocket_stream_like.ts";
 import { generateSelfSignedCert } from "../_certs.ts";
 import {
@@ -253,6 +254,37 @@ describe("attachToNodeServer", { timeout: TEST_TIMEOUT }, () => {
       assert.equal(calls, 1);
     } finally {
       await stop(server);
+    }
+  });
+
+  it("negotiates permessage-deflate by default, and not with compression: false", async () => {
+    for (
+      const [options, expected] of [
+        [
+          {},
+          "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12",
+        ],
+        [{ compression: false }, ""],
+      ] as const
+    ) {
+      const sockets: WebSocketStreamLike[] = [];
+      const server = http.createServer();
+      const { port } = await listen(server, echoHandler(sockets), options);
+      try {
+        const client = await connect(`ws://127.0.0.1:${port}/`);
+        const { readable, writable, extensions } = await client.opened;
+        assert.equal(extensions, expected);
+        assert.equal((await sockets[0]!.opened).extensions, expected);
+        const message = JSON.stringify({ chat: "hello ".repeat(2000) });
+        const writer = writable.getWriter();
+        await writer.write(message);
+        const reader = readable.getReader();
+        assert.equal((await reader.read()).value, message);
+        client.close();
+        await timeout(client.closed, 5000, "closed");
+      } finally {
+        await stop(server);
+      }
     }
   });
 });
