@@ -76,3 +76,9 @@ export type {
   NetAddr,
   TlsConnectOptions,
 } from "./lib/transports/tcp_connection.ts";
+export * from "./lib/pubsub/hub.ts";
+export type {
+  Backplane,
+  BackplaneMessage,
+  BackplaneReceiver,
+} from "./lib/pubsub/backplane.ts";

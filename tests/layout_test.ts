@@ -24,6 +24,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   extensions: ["core"],
   connection: ["core", "transports", "extensions"],
   native: ["core", "http", "connection", "extensions"],
+  pubsub: ["core", "connection", "native", "extensions"],
   server: ["core", "http", "transports", "connection", "native", "extensions"],
   client: ["core", "http", "transports", "connection", "extensions"],
 };
@@ -36,6 +37,7 @@ const ENTRIES = [
   "transports.ts",
   "http.ts",
   "extensions.ts",
+  "redis.ts",
 ];
 
 /** Every `.ts` file below `dir`, relative to the repository root. */

@@ -34,6 +34,8 @@ import type {
   WebSocketStreamLike,
 } from "./websocket_stream_like.ts";
 import { channelOf } from "../transports/_socket_channel.ts";
+import { registerBroadcastLookup } from "./_broadcast.ts";
+import type { BroadcastPort } from "./_broadcast.ts";
 import type {
   ByteChannel,
   ByteReceiver,
@@ -148,10 +150,30 @@ export interface WebSocketConnectionOptions {
 
 const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
 /**
+ * Queued chunks (broadcast frames and what preceded them) up to this many
+ * bytes in all leave in one transport write, copied together; more are
+ * written one by one, uncopied.
+ */
+const COALESCE_LIMIT = 64 * 1024;
+/**
  * The smallest read that goes straight into a large frame's payload buffer
  * (transports that read into buffers of their choice: Deno's).
  */
 const DIRECT_READ_MINIMUM = 64 * 1024;
+
+const NO_EXTENSIONS: readonly MessageExtension[] = [];
+
+/** A connection's private broadcast handlers, for its port. */
+let broadcastHandlers: {
+  role(connection: WebSocketConnection): Role;
+  extensions(connection: WebSocketConnection): readonly MessageExtension[];
+  writable(connection: WebSocketConnection): boolean;
+  sendFrame(connection: WebSocketConnection, frame: Uint8Array): boolean;
+  sendMessage(
+    connection: WebSocketConnection,
+    message: string | Uint8Array,
+  ): boolean;
+};
 
 /** A connection's private handlers, for {@linkcode ConnectionPort}. */
 let connectionHandlers: {
@@ -245,6 +267,13 @@ export class WebSocketConnection implements WebSocketStreamLike {
 
   #flushScheduled = false;
   #inflight = 0;
+  /**
+   * Frames queued by a broadcast (shared with other sockets, never
+   * modified), with the protocol's output that preceded them, in order;
+   * written before the protocol's next output.
+   */
+  #queued: Uint8Array[] | null = null;
+  #queuedLength = 0;
   #drained: (() => void) | null = null;
   #transportFailed = false;
   /** The transport is being closed: nothing more is written or read. */
@@ -337,7 +366,8 @@ export class WebSocketConnection implements WebSocketStreamLike {
    */
   get bufferedAmount(): number {
     if (this.#settled) return 0;
-    return this.#protocol.bufferedAmount + this.#inflight;
+    return this.#protocol.bufferedAmount + this.#queuedLength +
+      this.#inflight;
   }
 
   /**
@@ -635,7 +665,10 @@ export class WebSocketConnection implements WebSocketStreamLike {
       else protocol.sendBinary(data);
     }
     const highWaterMark = this.#writableHighWaterMark();
-    if (protocol.bufferedAmount + this.#inflight >= highWaterMark) {
+    if (
+      protocol.bufferedAmount + this.#queuedLength + this.#inflight >=
+        highWaterMark
+    ) {
       // Too much waiting: write now rather than at the end of the turn.
       this.#flush();
     } else {
@@ -683,9 +716,34 @@ export class WebSocketConnection implements WebSocketStreamLike {
 
   #flush(): void {
     const bytes = this.#protocol.dataToSend();
+    const queued = this.#queued;
+    if (queued !== null) {
+      this.#queued = null;
+      const total = this.#queuedLength + (bytes?.length ?? 0);
+      this.#queuedLength = 0;
+      if (this.#transportFailed || this.#transportClosing) return;
+      if (bytes !== null) queued.push(bytes);
+      if (queued.length === 1 || total > COALESCE_LIMIT) {
+        for (const chunk of queued) this.#writeOut(chunk);
+      } else {
+        const joined = new Uint8Array(total);
+        let at = 0;
+        for (const chunk of queued) {
+          joined.set(chunk, at);
+          at += chunk.length;
+        }
+        this.#writeOut(joined);
+      }
+      return;
+    }
     if (bytes === null || this.#transportFailed || this.#transportClosing) {
       return;
     }
+    this.#writeOut(bytes);
+  }
+
+  /** Hands bytes to the transport, counted in `bufferedAmount` until taken. */
+  #writeOut(bytes: Uint8Array): void {
     const length = bytes.length;
     this.#inflight += length;
     this.#channel!.write(bytes).then(
@@ -702,6 +760,49 @@ export class WebSocketConnection implements WebSocketStreamLike {
       },
       () => this.#abandonTransport(),
     );
+  }
+
+  /** Whether a broadcast may queue a message now. */
+  #takesBroadcast(): boolean {
+    return this.#channel !== null && this.#protocol.state === "OPEN" &&
+      this.#closeRequest === null && !this.#transportFailed &&
+      !this.#transportClosing;
+  }
+
+  /** A broadcast's frames, encoded once for many sockets (server role). */
+  #sendFrame(frame: Uint8Array): boolean {
+    if (!this.#takesBroadcast()) return false;
+    const queued = this.#queued ??= [];
+    const before = this.#protocol.dataToSend();
+    if (before !== null) {
+      queued.push(before);
+      this.#queuedLength += before.length;
+    }
+    queued.push(frame);
+    this.#queuedLength += frame.length;
+    this.#afterBroadcast();
+    return true;
+  }
+
+  /** A broadcast's message, encoded (masked, compressed) by this socket. */
+  #sendMessage(message: string | Uint8Array): boolean {
+    if (!this.#takesBroadcast()) return false;
+    if (typeof message === "string") this.#protocol.sendText(message);
+    else this.#protocol.sendBinary(message);
+    this.#afterBroadcast();
+    return true;
+  }
+
+  /** Writes now past the high-water mark, else at the end of the turn. */
+  #afterBroadcast(): void {
+    if (
+      this.#protocol.bufferedAmount + this.#queuedLength + this.#inflight >=
+        this.#writableHighWaterMark()
+    ) {
+      this.#flush();
+    } else {
+      this.#scheduleFlush();
+    }
   }
 
   /** Gives up on the transport: an abnormal closure (1006). */
@@ -794,6 +895,19 @@ export class WebSocketConnection implements WebSocketStreamLike {
       cancelled: (connection, reason) => connection.#onCancel(reason),
       aborted: (connection, reason) => connection.#onAbort(reason),
       tick: (connection) => connection.#keepaliveTick(),
+    };
+    registerBroadcastLookup((socket) =>
+      socket instanceof WebSocketConnection
+        ? new ConnectionBroadcastPort(socket)
+        : null
+    );
+    broadcastHandlers = {
+      role: (connection) => connection.#options.role,
+      extensions: (connection) =>
+        connection.#options.messageExtensions ?? NO_EXTENSIONS,
+      writable: (connection) => connection.#takesBroadcast(),
+      sendFrame: (connection, frame) => connection.#sendFrame(frame),
+      sendMessage: (connection, message) => connection.#sendMessage(message),
     };
   }
 
@@ -898,6 +1012,36 @@ class ConnectionPort implements ByteReceiver, MessageStreamHooks, Ticker {
 
   tick(): void {
     connectionHandlers.tick(this.#connection);
+  }
+}
+
+/** How a hub (`lib/pubsub/`) hands a connection broadcast messages. */
+class ConnectionBroadcastPort implements BroadcastPort {
+  readonly #connection: WebSocketConnection;
+  readonly role: Role;
+  readonly extensions: readonly MessageExtension[];
+  readonly topics: null = null;
+
+  constructor(connection: WebSocketConnection) {
+    this.#connection = connection;
+    this.role = broadcastHandlers.role(connection);
+    this.extensions = broadcastHandlers.extensions(connection);
+  }
+
+  get writable(): boolean {
+    return broadcastHandlers.writable(this.#connection);
+  }
+
+  get bufferedAmount(): number {
+    return this.#connection.bufferedAmount;
+  }
+
+  sendFrame(frame: Uint8Array): boolean {
+    return broadcastHandlers.sendFrame(this.#connection, frame);
+  }
+
+  sendMessage(message: string | Uint8Array): boolean {
+    return broadcastHandlers.sendMessage(this.#connection, message);
   }
 }
 

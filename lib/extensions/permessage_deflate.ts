@@ -157,6 +157,38 @@ export class PerMessageDeflate implements MessageExtension {
       : params.serverNoContextTakeover;
   }
 
+  /**
+   * The local settings in effect (defaults filled in): with the agreed
+   * `params` they decide the bytes a message compresses to, so that
+   * connections whose sent messages reset the context
+   * (`server_no_context_takeover` on a server) and agree on both can share
+   * one compressed payload.
+   *
+   * @example Read the defaults
+   * ```ts
+   * import { PerMessageDeflate } from "@wstream/wstream/extensions";
+   * import assert from "node:assert/strict";
+   *
+   * const deflate = new PerMessageDeflate({
+   *   role: "server",
+   *   params: {
+   *     serverNoContextTakeover: true,
+   *     clientNoContextTakeover: false,
+   *     serverMaxWindowBits: 15,
+   *     clientMaxWindowBits: 15,
+   *   },
+   * });
+   * assert.deepEqual(deflate.settings, { level: -1, memLevel: 8, threshold: 64 });
+   * ```
+   */
+  get settings(): Readonly<Required<PerMessageDeflateOptions>> {
+    return {
+      level: this.#level,
+      memLevel: this.#memLevel,
+      threshold: this.#threshold,
+    };
+  }
+
   /** Whether zlib memory is held for sending and receiving (for tests and stats). */
   get allocated(): { deflate: boolean; inflate: boolean } {
     return { deflate: this.#deflate !== null, inflate: this.#inflate !== null };

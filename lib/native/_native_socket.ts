@@ -33,6 +33,8 @@ import type {
   WebSocketOpenInfo,
   WebSocketStreamLike,
 } from "../connection/websocket_stream_like.ts";
+import { registerBroadcastLookup } from "../connection/_broadcast.ts";
+import type { BroadcastPort, NativeTopics } from "../connection/_broadcast.ts";
 
 /**
  * A request that `bunServeOptions()`'s `fetch` handed to the handler,
@@ -116,6 +118,11 @@ export interface NativeEndpoint {
    * `pingInterval`) and does not report pongs.
    */
   readonly ping: ((data?: Uint8Array) => void) | null;
+  /**
+   * The runtime's own topics for this socket (Bun), used by a hub's
+   * broadcasts; absent where the runtime has none (Deno).
+   */
+  readonly topics?: NativeTopics | undefined;
 }
 
 /** Limits and negotiated values of a {@linkcode NativeSocket}. */
@@ -181,6 +188,45 @@ class NativeWebSocketStream implements WebSocketStreamLike {
 
   ping(data?: string | BufferSource): Promise<number> {
     return this.#native.ping(data);
+  }
+
+  static {
+    registerBroadcastLookup((socket) =>
+      socket instanceof NativeWebSocketStream
+        ? new NativeBroadcastPort(socket.#native)
+        : null
+    );
+  }
+}
+
+/** How a hub (`lib/pubsub/`) hands a native socket broadcast messages. */
+class NativeBroadcastPort implements BroadcastPort {
+  readonly #native: NativeSocket;
+  readonly role: null = null;
+  readonly extensions: readonly never[] = [];
+
+  constructor(native: NativeSocket) {
+    this.#native = native;
+  }
+
+  get writable(): boolean {
+    return this.#native.takesBroadcast;
+  }
+
+  get bufferedAmount(): number {
+    return this.#native.bufferedAmount;
+  }
+
+  get topics(): NativeTopics | null {
+    return this.#native.takesBroadcast ? this.#native.topics : null;
+  }
+
+  sendFrame(): boolean {
+    throw new TypeError("A native socket frames its messages itself");
+  }
+
+  sendMessage(message: string | Uint8Array): boolean {
+    return this.#native.sendBroadcast(message);
   }
 }
 
@@ -345,6 +391,36 @@ export class NativeSocket {
       return;
     }
     messages.enqueue(message);
+  }
+
+  /** The runtime's topics (Bun), once open; `null` where it has none. */
+  get topics(): NativeTopics | null {
+    return this.#endpoint?.topics ?? null;
+  }
+
+  /** Whether a hub's broadcast may send a message now. */
+  get takesBroadcast(): boolean {
+    return this.#endpoint !== null && !this.#closeSent &&
+      this.#closeRequest === null && this.#failure === null && !this.#settled;
+  }
+
+  /**
+   * Sends a hub's broadcast message after what was already sent, beside
+   * `writable` (whose queue it does not wait for).
+   *
+   * @param message The message.
+   * @returns `false` if the socket no longer takes messages.
+   */
+  sendBroadcast(message: string | Uint8Array): boolean {
+    if (!this.takesBroadcast) return false;
+    let sent: boolean;
+    try {
+      sent = this.#endpoint!.send(message);
+    } catch {
+      return false; // Closing: the runtime's close report follows.
+    }
+    if (!sent) this.#abandon();
+    return sent;
   }
 
   /** Something other than a message arrived (a ping or a pong). */

@@ -21,6 +21,7 @@ import {
   resolveServerCompression,
 } from "../extensions/compression_options.ts";
 import type { WebSocketMessage } from "../connection/websocket_stream_like.ts";
+import type { NativeTopics } from "../connection/_broadcast.ts";
 
 /** Options of {@linkcode bunServeOptions}: the defaults of every upgrade. */
 export interface BunServeOptions {
@@ -89,6 +90,15 @@ export interface BunServerLike {
   requestIP?(
     request: Request,
   ): { address: string; port: number } | null;
+  /**
+   * Publishes to every WebSocket subscribed to `topic` (a hub's
+   * broadcasts use it).
+   */
+  publish?(
+    topic: string,
+    data: string | Uint8Array,
+    compress?: boolean,
+  ): number;
 }
 
 /** The part of Bun's `ServerWebSocket` that {@linkcode bunServeOptions} uses. */
@@ -112,6 +122,16 @@ export interface BunServerWebSocketLike {
   ping(data?: string | Uint8Array): number;
   /** The bytes queued and not yet written to the socket. */
   getBufferedAmount(): number;
+  /** Subscribes to a topic of `server.publish()`. */
+  subscribe?(topic: string): void;
+  /** Unsubscribes from a topic. */
+  unsubscribe?(topic: string): void;
+  /** Publishes to the topic's other subscribers (not this socket). */
+  publish?(
+    topic: string,
+    data: string | Uint8Array,
+    compress?: boolean,
+  ): number;
 }
 
 /** The `websocket` option of `Bun.serve` that {@linkcode bunServeOptions} returns. */
@@ -316,6 +336,7 @@ export function bunServeOptions(
     if (pending.extensionOffer !== undefined) {
       offerToBun(request, pending.extensionOffer);
     }
+    if (server.publish !== undefined) bunServers.set(native, server);
     if (
       server.upgrade(request, { headers: bunHeaders(response), data: native })
     ) {
@@ -341,7 +362,12 @@ export function bunServeOptions(
       const native = nativeOf(ws);
       // Bun compresses a message only when asked to, per send().
       const compress = native.extensions !== "";
+      const server = bunServers.get(native);
+      bunServers.delete(native);
       native.open({
+        topics: server === undefined || ws.subscribe === undefined
+          ? undefined
+          : bunTopics(ws, server, compression !== false),
         // 0 is "dropped", and also the size of an empty message.
         send: (message) =>
           ws.send(message, compress) !== 0 ||
@@ -402,6 +428,28 @@ export function bunServeOptions(
     },
   };
   return { fetch, websocket };
+}
+
+/** The server of each upgrade, from `fetch` until Bun opens the socket. */
+const bunServers = new WeakMap<NativeSocket, BunServerLike>();
+
+/** A Bun socket's native topics (`ws.subscribe`, `server.publish`). */
+function bunTopics(
+  ws: BunServerWebSocketLike,
+  server: BunServerLike,
+  compress: boolean,
+): NativeTopics {
+  return {
+    group: server,
+    subscribe: (topic) => ws.subscribe!(topic),
+    unsubscribe: (topic) => ws.unsubscribe!(topic),
+    publish: (topic, data) => {
+      server.publish!(topic, data, compress);
+    },
+    publishExcept: (topic, data) => {
+      ws.publish!(topic, data, compress);
+    },
+  };
 }
 
 /**

@@ -70,6 +70,19 @@ export interface ServeOptions {
    */
   key?: string;
   /**
+   * Let several servers, usually one per process and core, listen on the
+   * same port (`SO_REUSEPORT`): the kernel spreads new connections among
+   * them. Linux on Deno (run with `--unstable-net`: `Deno.listen`'s
+   * `reusePort` is unstable), Bun and Node 22.12+; elsewhere the runtime
+   * ignores it or fails to listen. On other systems, run Node's `node:cluster`
+   * instead (its primary shares one listening socket with the workers).
+   * Rooms spanning the processes need a backplane, such as
+   * `@wstream/wstream/redis`.
+   *
+   * @default {false}
+   */
+  reusePort?: boolean;
+  /**
    * Shuts the server down when aborted, like {@linkcode Server.shutdown}.
    *
    * @default {undefined}
@@ -560,6 +573,7 @@ export function serve(options: ServeOptions, handler: ServeHandler): Server {
     port,
     ...(options.cert === undefined ? {} : { cert: options.cert }),
     ...(options.key === undefined ? {} : { key: options.key }),
+    ...(options.reusePort === true ? { reusePort: true } : {}),
   };
   if (
     getDeno() !== undefined && globalThis.process?.env?.WSTREAM_NODE_NET !== "1"

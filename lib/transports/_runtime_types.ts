@@ -50,10 +50,13 @@ export interface DenoListener {
 
 /** The part of the `Deno` namespace wstream uses. */
 export interface DenoNamespace {
-  listen(options: { hostname: string; port: number }): DenoListener;
+  listen(
+    options: { hostname: string; port: number; reusePort?: boolean },
+  ): DenoListener;
   listenTls(options: {
     hostname: string;
     port: number;
+    reusePort?: boolean;
     cert: string;
     key: string;
   }): DenoListener;
@@ -128,6 +131,7 @@ export interface BunNamespace {
     allowHalfOpen?: boolean;
     hostname: string;
     port: number;
+    reusePort?: boolean;
     socket: BunSocketHandler<Data>;
     tls?: BunTlsOptions;
   }): BunTcpListener;

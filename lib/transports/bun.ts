@@ -225,6 +225,7 @@ export function listenBun(
     allowHalfOpen: true,
     hostname: options.hostname ?? "127.0.0.1",
     port: options.port ?? 0,
+    ...(options.reusePort === true ? { reusePort: true } : {}),
     socket: socketHandler(readOptions, (state) => {
       onConnection(state.connection);
     }),

@@ -226,7 +226,8 @@ class DenoSocket extends SocketChannel {
  * connection and must close it.
  * @param readOptions Read buffer sizing for the accepted connections.
  * @returns The listener; its `addr.port` is the actual port.
- * @throws {TypeError} If not running on Deno, or if only one of `cert` and
+ * @throws {TypeError} If not running on Deno, if `reusePort` is asked without
+ * `--unstable-net`, or if only one of `cert` and
  * `key` is given.
  * @throws {RangeError} If the read sizes are invalid.
  * @throws {Error} The error of `Deno.listen`, such as `AddrInUse`, or of
@@ -250,9 +251,20 @@ export function listenDeno(
   const deno = requireRuntime(getDeno(), "listenDeno()", "Deno");
   checkReadSizes(readOptions);
   const tls = tlsCertificate(options);
+  // Deno exits the process when an unstable option is used without its
+  // flag; `listenDatagram` exists only with --unstable-net.
+  if (
+    options.reusePort === true &&
+    typeof (deno as { listenDatagram?: unknown }).listenDatagram !== "function"
+  ) {
+    throw new TypeError(
+      "reusePort on Deno needs the --unstable-net flag: run `deno run --unstable-net ...`",
+    );
+  }
   const address = {
     hostname: options.hostname ?? "127.0.0.1",
     port: options.port ?? 0,
+    ...(options.reusePort === true ? { reusePort: true } : {}),
   };
   const listener = tls === null
     ? deno.listen(address)

@@ -276,7 +276,11 @@ export function listenNode(
     listening.reject(error);
     closed.reject(error);
   });
-  server.listen({ host: hostname, port }, () => {
+  server.listen({
+    host: hostname,
+    port,
+    ...(options.reusePort === true ? { reusePort: true } : {}),
+  }, () => {
     if (stopped) {
       server.close(); // Closed while Node was still resolving the address.
       return;

@@ -106,6 +106,16 @@ export interface TcpListenOptions {
    * @default {0}
    */
   port?: number;
+  /**
+   * Let several listeners (in several processes) bind the same port, the
+   * kernel spreading new connections among them (`SO_REUSEPORT`): Linux,
+   * on Deno (`Deno.listen({ reusePort })`, with `--unstable-net`), Bun (`Bun.listen({ reusePort })`)
+   * and Node 22.12+ (`server.listen({ reusePort })`). Elsewhere the runtime
+   * ignores it or throws.
+   *
+   * @default {false}
+   */
+  reusePort?: boolean;
 }
 
 /** Options of the transports' `connect*` functions. */
