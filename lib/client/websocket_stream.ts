@@ -13,6 +13,10 @@ import { WebSocketError } from "../core/errors.ts";
 import { createClientHandshake } from "../core/handshake.ts";
 import { resolveClientCompression } from "../extensions/compression_options.ts";
 import type { WebSocketConnection } from "../connection/websocket_connection.ts";
+import {
+  broadcastPortOf,
+  registerBroadcastLookup,
+} from "../connection/_broadcast.ts";
 import type {
   NetAddr,
   WebSocketCloseInfo,
@@ -277,5 +281,19 @@ export class WebSocketStream implements WebSocketStreamLike {
     if (this.#closedEarly !== null) return;
     this.#closedEarly = { ...closeInfo };
     this.#abandon.abort(new WebSocketError(CLOSED_WHILE_CONNECTING));
+  }
+
+  static {
+    // A Hub reaches the connection underneath, once there is one.
+    registerBroadcastLookup((socket) => {
+      if (!(socket instanceof WebSocketStream)) return null;
+      const connection = socket.#connection;
+      if (connection === null) {
+        throw new TypeError(
+          "Cannot subscribe a WebSocketStream before it opened: await socket.opened first",
+        );
+      }
+      return broadcastPortOf(connection);
+    });
   }
 }

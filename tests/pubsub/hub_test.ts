@@ -5,7 +5,14 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { bunServeOptions, connect, Hub, serve, upgrade } from "../../mod.ts";
+import {
+  bunServeOptions,
+  connect,
+  Hub,
+  serve,
+  upgrade,
+  WebSocketStream,
+} from "../../mod.ts";
 import type { WebSocketStreamLike } from "../../mod.ts";
 import { FrameEncoder } from "../../lib/core/frame_encoder.ts";
 import { PerMessageDeflate } from "../../lib/extensions/permessage_deflate.ts";
@@ -192,6 +199,32 @@ describe("Hub", { timeout: TEST_TIMEOUT }, () => {
       assert.deepEqual(received, Array(3).fill("from the hub"));
     } finally {
       for (const socket of sockets) socket.close();
+      await hub.close();
+      await server.shutdown();
+    }
+  });
+
+  it("publishes to a WebSocketStream once it opened, and refuses it before", async () => {
+    const received: string[] = [];
+    const server = serve({ port: 0, hostname: "127.0.0.1" }, async (req) => {
+      const { response, socket } = await upgrade(req);
+      socket?.opened.then(async ({ readable }) => {
+        for await (const message of readable) received.push(String(message));
+      }).catch(() => {});
+      return response;
+    });
+    const hub = new Hub();
+    const { port } = await server.listening;
+    const socket = new WebSocketStream(`ws://127.0.0.1:${port}/`);
+    try {
+      assert.throws(() => hub.subscribe(socket, "up"), /before it opened/);
+      await socket.opened;
+      assert.equal(hub.subscribe(socket, "up"), true);
+      assert.equal(hub.publish("up", "to the stream"), 1);
+      await until(() => received.length === 1, "1 message");
+      assert.deepEqual(received, ["to the stream"]);
+    } finally {
+      socket.close();
       await hub.close();
       await server.shutdown();
     }
