@@ -10,13 +10,18 @@
  * - `idle-memory.svg`: idle memory per connection, KiB RSS;
  * - `compression.svg`: compressed chat msg/s and bytes per message on the
  *   wire, wstream against `ws` and Bun's native server;
+ * - `fanout.svg`: fan-out deliveries per second (1 publisher → 1,000
+ *   subscribers × 32 B), wstream's `Hub` on Deno, Bun and Node and under
+ *   `Bun.serve`, against Bun's native `server.publish` and a `ws` loop, with
+ *   issue 9's target ratios;
  * - `conformance.svg`: the Autobahn|Testsuite cases of the test tables
  *   (`tests/core/_autobahn_cases.ts`,
  *   `tests/extensions/_autobahn_deflate_cases.ts`), counted per group.
  *
  * Inputs: the results JSON files `bench/echo_suite.ts` writes,
  * `<YYYY-MM-DD>-echo.json` (a full `deno task bench`) and
- * `<YYYY-MM-DD>-compression.json` (`--scenarios chat,chat-idle`); quick runs
+ * `<YYYY-MM-DD>-compression.json` (`--scenarios chat,chat-idle`), and the one
+ * `bench/fanout_bench.ts --out` writes, `<YYYY-MM-DD>-fanout.json`; quick runs
  * (`-quick`, git-ignored) are never used. Each chart takes the newest file
  * (by its date prefix) whose run covered the chart's scenario and servers.
  * Every value drawn is the median over the run's rounds of the measured
@@ -878,6 +883,211 @@ function compressionChart(index: ResultsIndex): string {
   });
 }
 
+// ---------------------------------------------------------------------------
+// Fan-out (bench/fanout_bench.ts)
+// ---------------------------------------------------------------------------
+
+const FANOUT_NAME = /^(\d{4}-\d{2}-\d{2})-fanout\.json$/;
+
+interface FanoutSample {
+  round: number;
+  server: string;
+  ok: boolean;
+  deliveriesPerSec?: number;
+}
+
+interface Fanout {
+  file: string;
+  date: string;
+  command: string;
+  rounds: number;
+  conns: number;
+  messages: number;
+  messageBytes: number;
+  versions: string;
+  servers: string[];
+  samples: FanoutSample[];
+  /** The Markdown report the file was transcribed from, if it was. */
+  transcribedFrom?: string;
+}
+
+/** The newest `<YYYY-MM-DD>-fanout.json` (read and checked). */
+function newestFanout(dir: string): Fanout {
+  let names: string[];
+  try {
+    names = [...Deno.readDirSync(dir)].filter((e) => e.isFile).map((e) =>
+      e.name
+    );
+  } catch (error) {
+    fail(`cannot list ${dir} (${(error as Error).message})`);
+  }
+  const name = names.filter((n) => FANOUT_NAME.test(n)).sort().reverse()[0];
+  if (name === undefined) {
+    fail(
+      `no fan-out results in ${dir}: expected <YYYY-MM-DD>-fanout.json from ` +
+        "bench/fanout_bench.ts --out (run deno task bench)",
+    );
+  }
+  const path = `${dir}/${name}`;
+  const file = path.startsWith(ROOT) ? path.slice(ROOT.length) : path;
+  let json: unknown;
+  try {
+    json = JSON.parse(Deno.readTextFileSync(path));
+  } catch (error) {
+    fail(`${file}: cannot read it as JSON (${(error as Error).message})`);
+  }
+  const env = (key: string) =>
+    field(file, json, `environment.${key}`, isString, "a string");
+  const option = (key: string) =>
+    field(file, json, `options.${key}`, isNumber, "a number");
+  const samples = field(file, json, "samples", isArray, "an array").map(
+    (_, i): FanoutSample => {
+      const at = `samples.${i}`;
+      const sample: FanoutSample = {
+        round: field(file, json, `${at}.round`, isNumber, "a number"),
+        server: field(file, json, `${at}.server`, isString, "a string"),
+        ok: field(file, json, `${at}.ok`, isBoolean, "a boolean"),
+      };
+      if (sample.ok) {
+        sample.deliveriesPerSec = field(
+          file,
+          json,
+          `${at}.deliveriesPerSec`,
+          isNumber,
+          "a number",
+        );
+      }
+      return sample;
+    },
+  );
+  const transcribed = (json as { transcribedFrom?: { file?: unknown } })
+    .transcribedFrom?.file;
+  return {
+    file,
+    date: name.slice(0, 10),
+    command: env("command"),
+    rounds: option("rounds"),
+    conns: option("conns"),
+    messages: option("messages"),
+    messageBytes: option("messageBytes"),
+    versions: `Deno ${env("deno")}, Bun ${env("bun")}, Node ${
+      env("node").replace(/^v/, "")
+    }, ws ${env("ws")}; ${env("cpuModel")}, ${
+      field(file, json, "environment.nproc", isNumber, "a number")
+    } CPUs`,
+    servers: field(file, json, "options.servers", isStrings, "strings"),
+    samples,
+    ...(isString(transcribed) ? { transcribedFrom: transcribed } : {}),
+  };
+}
+
+function fanoutValues(results: Fanout, server: string): number[] {
+  const ok = results.samples.filter((s) => s.server === server && s.ok);
+  if (ok.length === 0) {
+    fail(`${results.file}: no successful fan-out sample for ${server}`);
+  }
+  return ok.map((s) => s.deliveriesPerSec!);
+}
+
+/** Median of the per-round ratios `server / other` of deliveries/s. */
+function fanoutRatio(results: Fanout, server: string, other: string): number {
+  const out: number[] = [];
+  for (const a of results.samples) {
+    if (a.server !== server || !a.ok) continue;
+    const b = results.samples.find((s) =>
+      s.server === other && s.round === a.round && s.ok
+    );
+    if (b !== undefined) out.push(a.deliveriesPerSec! / b.deliveriesPerSec!);
+  }
+  if (out.length === 0) {
+    fail(`${results.file}: no round with both ${server} and ${other}`);
+  }
+  return median(out);
+}
+
+function fanoutChart(dir: string): string {
+  const results = newestFanout(dir);
+  for (
+    const server of [
+      "wstream-deno",
+      "wstream-bun",
+      "wstream-bun-serve",
+      "bun-native",
+      "wstream-node",
+      "ws-node",
+    ]
+  ) {
+    if (!results.servers.includes(server)) {
+      fail(`${results.file}: the run did not cover ${server}`);
+    }
+  }
+  const bar = (label: string, kind: BarKind, server: string): Bar => ({
+    label,
+    kind,
+    values: [fanoutValues(results, server)],
+  });
+  const transcribed = results.transcribedFrom === undefined
+    ? ""
+    : `, transcribed from ${results.transcribedFrom}`;
+  return barChart({
+    title: "Fan-out: deliveries per second",
+    caption: [
+      `1 publisher → ${int(results.conns)} subscribed connections × ${
+        int(results.messages)
+      } messages of ${
+        bytes(results.messageBytes)
+      } text (bench/servers/fanout_server.ts); deliveries = messages × ` +
+      "subscribers over the time from the first byte received to the last, " +
+      "counted by one Node process of raw TCP connections " +
+      "(bench/load/fanout_subscribers.mjs).",
+      `Source: ${results.file} (run ${results.date}${transcribed}; ` +
+      `${results.versions}). Command: ${
+        results.command.replace(/ --out( [^-]\S*)?/, "")
+      }.`,
+    ],
+    legend: [
+      { kind: "wstream", label: "wstream: Hub.publish()" },
+      {
+        kind: "reference",
+        label: "Bun native server.publish / ws loop over wss.clients",
+      },
+    ],
+    panels: [{ heading: "deliveries/s", format: int, tick: thousands }],
+    groups: [
+      {
+        label: "Deno",
+        bars: [bar("wstream serve() + Hub", "wstream", "wstream-deno")],
+      },
+      {
+        label: "Bun",
+        note: `Bun.serve + Hub ÷ native: ${
+          times(fanoutRatio(results, "wstream-bun-serve", "bun-native"))
+        } (target ≥ 0.5×)`,
+        bars: [
+          bar("wstream serve() + Hub", "wstream", "wstream-bun"),
+          bar("wstream Bun.serve + Hub", "wstream", "wstream-bun-serve"),
+          bar("Bun native server.publish", "reference", "bun-native"),
+        ],
+      },
+      {
+        label: "Node",
+        note: `wstream ÷ ws loop: ${
+          times(fanoutRatio(results, "wstream-node", "ws-node"))
+        } (target ≥ 3×)`,
+        bars: [
+          bar("wstream serve() + Hub", "wstream", "wstream-node"),
+          bar("ws loop over wss.clients", "reference", "ws-node"),
+        ],
+      },
+    ],
+    footer: `Bars: median of ${results.rounds} rounds, the servers ` +
+      "interleaved in each; whiskers: min–max. Higher is better. Ratios " +
+      "(issue 9's targets): median of the per-round ratios. wstream " +
+      "Bun.serve + Hub: bunServeOptions(), Hub.publish() on Bun's native " +
+      "topics. Not pinned to cores.",
+  });
+}
+
 /** The Autobahn groups and their catalogue names. */
 const AUTOBAHN_GROUPS: Record<string, string> = {
   "1": "Framing",
@@ -1127,6 +1337,7 @@ async function main(): Promise<void> {
       }),
     ],
     ["compression.svg", compressionChart(index)],
+    ["fanout.svg", fanoutChart(options.results)],
     ["conformance.svg", await conformanceChart()],
   ];
   Deno.mkdirSync(options.out, { recursive: true });
