@@ -28,7 +28,22 @@ import {
 } from "../extensions/compression_options.ts";
 import { PerMessageDeflate } from "../extensions/permessage_deflate.ts";
 
-/** Options of {@linkcode connect}. */
+/**
+ * Options of {@linkcode connect}.
+ *
+ * @example Offer a subprotocol, send a token, bound the handshake
+ * ```ts
+ * import { connect, type ConnectOptions, serve, upgrade } from "@wstream/wstream";
+ * import assert from "node:assert/strict";
+ *
+ * const server = serve({ port: 0 }, async (request) => (await upgrade(request, { protocols: ["chat"] })).response);
+ * const options: ConnectOptions = { protocols: ["chat"], headers: { Authorization: "Bearer t0k3n" }, handshakeTimeout: 5_000 };
+ * const socket = await connect(`ws://127.0.0.1:${(await server.listening).port}/`, options);
+ * assert.equal((await socket.opened).protocol, "chat");
+ * socket.close();
+ * await server.shutdown();
+ * ```
+ */
 export interface ConnectOptions {
   /**
    * The subprotocols to offer (`Sec-WebSocket-Protocol`), in order of

@@ -28,6 +28,19 @@ import type {
  * Options of {@linkcode WebSocketStream}: the WHATWG ones (`protocols`,
  * `signal`) and Deno's `headers`, plus wstream's handshake timeout, TLS
  * settings and connection limits (see {@linkcode ConnectOptions}).
+ *
+ * @example Connect without compression, with an Origin
+ * ```ts
+ * import { serve, upgrade, WebSocketStream, type WebSocketStreamOptions } from "@wstream/wstream";
+ * import assert from "node:assert/strict";
+ *
+ * const server = serve({ port: 0 }, async (request) => (await upgrade(request)).response);
+ * const options: WebSocketStreamOptions = { headers: { Origin: "https://example.com" }, compression: false };
+ * const socket = new WebSocketStream(`ws://127.0.0.1:${(await server.listening).port}/`, options);
+ * assert.equal((await socket.opened).extensions, "");
+ * socket.close();
+ * await server.shutdown();
+ * ```
  */
 export interface WebSocketStreamOptions extends ConnectOptions {}
 

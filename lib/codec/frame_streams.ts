@@ -8,7 +8,20 @@ import type { Frame, Role } from "../core/frame.ts";
 import { FrameEncoder } from "../core/frame_encoder.ts";
 import { FrameParser } from "../core/frame_parser.ts";
 
-/** Options of {@linkcode FrameDecoderStream}. */
+/**
+ * Options of {@linkcode FrameDecoderStream}.
+ *
+ * @example Decode client frames (masked) with a 1 MiB frame limit
+ * ```ts
+ * import { FrameDecoderStream, type FrameDecoderStreamOptions } from "@wstream/wstream/codec";
+ * import assert from "node:assert/strict";
+ *
+ * const options: FrameDecoderStreamOptions = { role: "server", maxPayload: 1024 * 1024 };
+ * const bytes = new Uint8Array([0x82, 0x81, 0x01, 0x02, 0x03, 0x04, 0x2b]); // binary [0x2a], masked
+ * const frames = await Array.fromAsync(ReadableStream.from([bytes]).pipeThrough(new FrameDecoderStream(options)));
+ * assert.deepEqual(frames[0]?.payload, new Uint8Array([0x2a]));
+ * ```
+ */
 export interface FrameDecoderStreamOptions {
   /** Our side: a `"server"` requires masked frames, a `"client"` unmasked ones. */
   role: Role;
@@ -74,7 +87,20 @@ export class FrameDecoderStream extends TransformStream<Uint8Array, Frame> {
   }
 }
 
-/** Options of {@linkcode FrameEncoderStream}. */
+/**
+ * Options of {@linkcode FrameEncoderStream}.
+ *
+ * @example Encode as a client: every frame masked
+ * ```ts
+ * import { FrameEncoderStream, type FrameEncoderStreamOptions } from "@wstream/wstream/codec";
+ * import assert from "node:assert/strict";
+ *
+ * const options: FrameEncoderStreamOptions = { role: "client" };
+ * const ping = { fin: true, rsv: 0, opcode: 0x9, payload: new Uint8Array(0) };
+ * const [bytes] = await Array.fromAsync(ReadableStream.from([ping]).pipeThrough(new FrameEncoderStream(options)));
+ * assert.equal(bytes!.length, 6); // 2 header bytes and a 4-byte masking key
+ * ```
+ */
 export interface FrameEncoderStreamOptions {
   /** Our side: a `"client"` masks every frame, a `"server"` never does. */
   role: Role;

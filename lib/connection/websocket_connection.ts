@@ -52,6 +52,20 @@ import type {
  * socket reads; `writable.write()` resolves once the bytes are handed to the
  * OS; closing or aborting `writable`, or cancelling `readable`, closes the
  * socket.
+ *
+ * @example Run a client connection over in-memory streams
+ * ```ts
+ * import { type ByteStreamPair, WebSocketConnection } from "@wstream/wstream";
+ * import assert from "node:assert/strict";
+ *
+ * const transport: ByteStreamPair = {
+ *   readable: ReadableStream.from([new Uint8Array([0x81, 0x02, 0x68, 0x69, 0x88, 0x02, 0x03, 0xe8])]), // "hi", close 1000
+ *   writable: new WritableStream(),
+ * };
+ * const socket = new WebSocketConnection(transport, { role: "client" });
+ * assert.deepEqual(await Array.fromAsync((await socket.opened).readable), ["hi"]);
+ * assert.deepEqual(await socket.closed, { closeCode: 1000, reason: "" });
+ * ```
  */
 export interface ByteStreamPair {
   /** Bytes received from the peer. */
@@ -63,25 +77,76 @@ export interface ByteStreamPair {
 /**
  * A transport that resolves after an opening handshake, with what the
  * handshake decided; its fields override the connection's options.
+ *
+ * @example Hand over what the handshake decided, and the bytes read past its head
+ * ```ts
+ * import { type NegotiatedTransport, WebSocketConnection } from "@wstream/wstream";
+ * import assert from "node:assert/strict";
+ *
+ * const transport: NegotiatedTransport = {
+ *   readable: ReadableStream.from([new Uint8Array([0x88, 0x02, 0x03, 0xe8])]), // close 1000
+ *   writable: new WritableStream(),
+ *   protocol: "chat",
+ *   head: new Uint8Array([0x81, 0x02, 0x68, 0x69]), // "hi", read along with the 101 response
+ * };
+ * const socket = new WebSocketConnection(Promise.resolve(transport), { role: "client" });
+ * const { protocol, readable } = await socket.opened;
+ * assert.deepEqual([protocol, await Array.fromAsync(readable)], ["chat", ["hi"]]);
+ * ```
  */
 export interface NegotiatedTransport extends ByteStreamPair {
-  /** The negotiated subprotocol. */
+  /**
+   * The negotiated subprotocol.
+   *
+   * @default {undefined} the connection's `protocol` option
+   */
   protocol?: string;
-  /** The negotiated `Sec-WebSocket-Extensions` answer. */
+  /**
+   * The negotiated `Sec-WebSocket-Extensions` answer.
+   *
+   * @default {undefined} the connection's `extensions` option
+   */
   extensions?: string;
-  /** Bytes read past the HTTP head, processed first. */
+  /**
+   * Bytes read past the HTTP head, processed first.
+   *
+   * @default {undefined} the connection's `head` option
+   */
   head?: Uint8Array;
 }
 
-/** Options of {@linkcode WebSocketConnection}. */
+/**
+ * Options of {@linkcode WebSocketConnection}.
+ *
+ * @example A server connection with its own limits
+ * ```ts
+ * import { WebSocketConnection, type WebSocketConnectionOptions } from "@wstream/wstream";
+ * import assert from "node:assert/strict";
+ *
+ * const options: WebSocketConnectionOptions = { role: "server", url: "ws://localhost/chat", protocol: "chat", maxMessageSize: 1 << 20 };
+ * const transport = { readable: ReadableStream.from<Uint8Array>([]), writable: new WritableStream<Uint8Array>() };
+ * const socket = new WebSocketConnection(transport, options);
+ * assert.equal(socket.url, "ws://localhost/chat");
+ * assert.equal((await socket.closed).closeCode, 1006); // the transport ended without a close frame
+ * ```
+ */
 export interface WebSocketConnectionOptions {
   /** Our side of the connection: it decides the masking rules. */
   role: Role;
-  /** The URL of the connection, as reported by `url`. @default {""} */
+  /**
+   * The URL of the connection, as reported by `url`.
+   * @default {""}
+   */
   url?: string;
-  /** The negotiated subprotocol. @default {""} */
+  /**
+   * The negotiated subprotocol.
+   * @default {""}
+   */
   protocol?: string;
-  /** The negotiated `Sec-WebSocket-Extensions` answer. @default {""} */
+  /**
+   * The negotiated `Sec-WebSocket-Extensions` answer.
+   * @default {""}
+   */
   extensions?: string;
   /**
    * The negotiated extensions' message transforms (permessage-deflate:

@@ -10,7 +10,20 @@ import type { NetAddr } from "../transports/tcp_connection.ts";
 
 export type { NetAddr };
 
-/** A received message: text as a `string`, binary as bytes of its own buffer. */
+/**
+ * A received message: text as a `string`, binary as bytes of its own buffer.
+ *
+ * @example Handle text and binary messages
+ * ```ts
+ * import type { WebSocketMessage } from "@wstream/wstream";
+ * import assert from "node:assert/strict";
+ *
+ * const describe = (message: WebSocketMessage): string =>
+ *   typeof message === "string" ? `text: ${message}` : `${message.byteLength} bytes`;
+ * assert.equal(describe("hi"), "text: hi");
+ * assert.equal(describe(new Uint8Array(3)), "3 bytes");
+ * ```
+ */
 export type WebSocketMessage = string | Uint8Array<ArrayBuffer>;
 
 /**
@@ -106,10 +119,36 @@ export interface WebSocketStreamLike {
 /**
  * The most pings `ping()` lets wait for their pong on one socket; one more
  * rejects with a `RangeError`.
+ *
+ * @example Check before pinging again
+ * ```ts
+ * import { MAX_OUTSTANDING_PINGS } from "@wstream/wstream";
+ * import assert from "node:assert/strict";
+ *
+ * let waiting = 0; // pings sent whose pong has not arrived yet
+ * const canPing = (): boolean => waiting < MAX_OUTSTANDING_PINGS; // else ping() rejects with a RangeError
+ * waiting = 64;
+ * assert.equal(canPing(), false);
+ * ```
  */
 export const MAX_OUTSTANDING_PINGS = 64;
 
-/** What {@linkcode WebSocketConnection.opened} resolves with. */
+/**
+ * What {@linkcode WebSocketConnection.opened} resolves with.
+ *
+ * @example Read the messages and the negotiated subprotocol
+ * ```ts
+ * import { WebSocketConnection, type WebSocketOpenInfo } from "@wstream/wstream";
+ * import assert from "node:assert/strict";
+ *
+ * const frames = new Uint8Array([0x81, 0x02, 0x68, 0x69, 0x88, 0x00]); // "hi", then a close
+ * const transport = { readable: ReadableStream.from([frames]), writable: new WritableStream<Uint8Array>() };
+ * const socket = new WebSocketConnection(transport, { role: "client", protocol: "chat" });
+ * const info: WebSocketOpenInfo = await socket.opened;
+ * assert.equal(info.protocol, "chat");
+ * assert.deepEqual(await Array.fromAsync(info.readable), ["hi"]);
+ * ```
+ */
 export interface WebSocketOpenInfo {
   /**
    * Received messages: a `string` per text message, a `Uint8Array` per
@@ -145,7 +184,20 @@ export interface WebSocketOpenInfo {
   extensions: string;
 }
 
-/** A close code and reason. */
+/**
+ * A close code and reason.
+ *
+ * @example Tell a clean close from a lost connection
+ * ```ts
+ * import type { WebSocketCloseInfo } from "@wstream/wstream";
+ * import assert from "node:assert/strict";
+ *
+ * const describe = ({ closeCode, reason }: WebSocketCloseInfo): string =>
+ *   closeCode === 1006 ? "connection lost" : `closed with ${closeCode} ${reason}`.trim();
+ * assert.equal(describe({ closeCode: 1000, reason: "bye" }), "closed with 1000 bye");
+ * assert.equal(describe({ closeCode: 1006, reason: "" }), "connection lost");
+ * ```
+ */
 export interface WebSocketCloseInfo {
   /** The close code. */
   closeCode: number;

@@ -36,6 +36,21 @@ export const PERMESSAGE_DEFLATE = "permessage-deflate";
  * What both sides agreed on: each direction's LZ77 window and whether its
  * compressor resets between messages. "server" and "client" name the side
  * that *compresses* (RFC 7692 §7.1).
+ *
+ * @example Read what a server agreed to
+ * ```ts
+ * import { type DeflateParameters, negotiateDeflate, parseExtensionHeader } from "@wstream/wstream/core";
+ * import assert from "node:assert/strict";
+ *
+ * const agreement = negotiateDeflate(parseExtensionHeader("permessage-deflate; server_no_context_takeover"));
+ * const params: DeflateParameters | undefined = agreement?.params;
+ * assert.deepEqual(params, {
+ *   serverNoContextTakeover: true,
+ *   clientNoContextTakeover: false,
+ *   serverMaxWindowBits: 15,
+ *   clientMaxWindowBits: 15,
+ * });
+ * ```
  */
 export interface DeflateParameters {
   /** The server resets its compressor after every message. */
@@ -48,7 +63,19 @@ export interface DeflateParameters {
   clientMaxWindowBits: number;
 }
 
-/** Server-side negotiation options (see {@linkcode negotiateDeflate}). */
+/**
+ * Server-side negotiation options (see {@linkcode negotiateDeflate}).
+ *
+ * @example Compress with a smaller window and no memory between messages
+ * ```ts
+ * import { type DeflateServerOptions, negotiateDeflate, parseExtensionHeader } from "@wstream/wstream/core";
+ * import assert from "node:assert/strict";
+ *
+ * const options: DeflateServerOptions = { serverMaxWindowBits: 12, serverNoContextTakeover: true };
+ * const agreement = negotiateDeflate(parseExtensionHeader("permessage-deflate"), options);
+ * assert.equal(agreement?.header, "permessage-deflate; server_no_context_takeover; server_max_window_bits=12");
+ * ```
+ */
 export interface DeflateServerOptions {
   /**
    * Accept permessage-deflate at all.
@@ -84,7 +111,21 @@ export interface DeflateServerOptions {
   clientMaxWindowBits?: number;
 }
 
-/** The outcome of {@linkcode negotiateDeflate}. */
+/**
+ * The outcome of {@linkcode negotiateDeflate}.
+ *
+ * @example Put the answer in the 101 response
+ * ```ts
+ * import { type DeflateAgreement, negotiateDeflate, parseExtensionHeader } from "@wstream/wstream/core";
+ * import assert from "node:assert/strict";
+ *
+ * const agreement: DeflateAgreement | null = negotiateDeflate(parseExtensionHeader("permessage-deflate"));
+ * const headers = new Headers();
+ * if (agreement !== null) headers.set("Sec-WebSocket-Extensions", agreement.header);
+ * assert.equal(headers.get("Sec-WebSocket-Extensions"), "permessage-deflate");
+ * assert.equal(agreement?.response.name, "permessage-deflate");
+ * ```
+ */
 export interface DeflateAgreement {
   /** What was agreed, to build `PerMessageDeflate` from. */
   params: DeflateParameters;
@@ -94,7 +135,18 @@ export interface DeflateAgreement {
   response: ExtensionElement;
 }
 
-/** Client-side offer options (see {@linkcode deflateOffer}). */
+/**
+ * Client-side offer options (see {@linkcode deflateOffer}).
+ *
+ * @example Ask the server for a small window to save inflate memory
+ * ```ts
+ * import { type DeflateClientOptions, deflateOffer } from "@wstream/wstream/core";
+ * import assert from "node:assert/strict";
+ *
+ * const options: DeflateClientOptions = { serverMaxWindowBits: 10, clientMaxWindowBits: false };
+ * assert.equal(deflateOffer(options), "permessage-deflate; server_max_window_bits=10");
+ * ```
+ */
 export interface DeflateClientOptions {
   /**
    * Ask the server to reset its compressor after every message.

@@ -17,6 +17,15 @@ import { CloseCode } from "./close_code.ts";
 /**
  * Stable identifiers for every way a peer can break the protocol, each mapped
  * to the close code the connection is failed with (see {@linkcode PROTOCOL_ERROR_CLOSE_CODES}).
+ *
+ * @example Map an error code to its close code
+ * ```ts
+ * import { PROTOCOL_ERROR_CLOSE_CODES, type ProtocolErrorCode } from "@wstream/wstream/core";
+ * import assert from "node:assert/strict";
+ *
+ * const code: ProtocolErrorCode = "WS_ERR_MESSAGE_TOO_BIG";
+ * assert.equal(PROTOCOL_ERROR_CLOSE_CODES[code], 1009);
+ * ```
  */
 export type ProtocolErrorCode =
   | "WS_ERR_RESERVED_OPCODE"
@@ -103,11 +112,30 @@ export class WebSocketProtocolError extends Error {
   }
 }
 
-/** Options of {@linkcode WebSocketError}. */
+/**
+ * Options of {@linkcode WebSocketError}.
+ *
+ * @example Carry a close code and reason
+ * ```ts
+ * import { WebSocketError, type WebSocketErrorInit } from "@wstream/wstream/core";
+ * import assert from "node:assert/strict";
+ *
+ * const init: WebSocketErrorInit = { closeCode: 1011, reason: "Internal error" };
+ * const error = new WebSocketError("The server failed", init);
+ * assert.equal(error.closeCode, 1011);
+ * assert.equal(error.reason, "Internal error");
+ * ```
+ */
 export interface WebSocketErrorInit {
-  /** The close code. @default {undefined} */
+  /**
+   * The close code.
+   * @default {undefined} no close code
+   */
   closeCode?: number;
-  /** The close reason. @default {""} */
+  /**
+   * The close reason.
+   * @default {""}
+   */
   reason?: string;
 }
 
@@ -146,7 +174,19 @@ export class WebSocketError extends Error {
   }
 }
 
-/** Stable identifiers of client-side opening handshake failures. */
+/**
+ * Stable identifiers of client-side opening handshake failures.
+ *
+ * @example Decide whether a failed handshake is worth retrying
+ * ```ts
+ * import { HandshakeError, type HandshakeErrorCode } from "@wstream/wstream/core";
+ * import assert from "node:assert/strict";
+ *
+ * const retryable: HandshakeErrorCode[] = ["WS_ERR_HANDSHAKE_TIMEOUT", "WS_ERR_HANDSHAKE_STATUS"];
+ * const error = new HandshakeError("WS_ERR_HANDSHAKE_TIMEOUT", "No answer within 10000 ms");
+ * assert.ok(retryable.includes(error.code));
+ * ```
+ */
 export type HandshakeErrorCode =
   | "WS_ERR_HANDSHAKE_STATUS"
   | "WS_ERR_HANDSHAKE_UPGRADE"

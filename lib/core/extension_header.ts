@@ -6,7 +6,22 @@
  * @module
  */
 
-/** One parameter of an extension element: `name` or `name=value`. */
+/**
+ * One parameter of an extension element: `name` or `name=value`.
+ *
+ * @example Read the parameters of an offer
+ * ```ts
+ * import { type ExtensionParam, parseExtensionHeader } from "@wstream/wstream/core";
+ * import assert from "node:assert/strict";
+ *
+ * const [offer] = parseExtensionHeader("permessage-deflate; client_max_window_bits; server_max_window_bits=10");
+ * const params: readonly ExtensionParam[] = offer!.params;
+ * assert.deepEqual(params, [
+ *   { name: "client_max_window_bits", value: null },
+ *   { name: "server_max_window_bits", value: "10" },
+ * ]);
+ * ```
+ */
 export interface ExtensionParam {
   /** The parameter name, lowercased (names are case-insensitive). */
   readonly name: string;
@@ -17,7 +32,21 @@ export interface ExtensionParam {
   readonly value: string | null;
 }
 
-/** One element of the header list: an extension name and its parameters. */
+/**
+ * One element of the header list: an extension name and its parameters.
+ *
+ * @example Write an answer element
+ * ```ts
+ * import { type ExtensionElement, formatExtensionHeader } from "@wstream/wstream/core";
+ * import assert from "node:assert/strict";
+ *
+ * const element: ExtensionElement = {
+ *   name: "permessage-deflate",
+ *   params: [{ name: "server_no_context_takeover", value: null }],
+ * };
+ * assert.equal(formatExtensionHeader([element]), "permessage-deflate; server_no_context_takeover");
+ * ```
+ */
 export interface ExtensionElement {
   /** The extension token, lowercased, such as `"permessage-deflate"`. */
   readonly name: string;

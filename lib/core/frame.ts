@@ -4,7 +4,19 @@
  * @module
  */
 
-/** Opcodes defined by RFC 6455 §5.2 (§11.8). */
+/**
+ * Opcodes defined by RFC 6455 §5.2 (§11.8).
+ *
+ * @example Build and encode a ping frame
+ * ```ts
+ * import { FrameEncoder, Opcode } from "@wstream/wstream/core";
+ * import assert from "node:assert/strict";
+ *
+ * const ping = { fin: true, rsv: 0, opcode: Opcode.Ping, payload: new Uint8Array(0) };
+ * const bytes = new FrameEncoder({ role: "server" }).encode(ping);
+ * assert.deepEqual([...bytes], [0x89, 0x00]);
+ * ```
+ */
 export const Opcode = {
   /** 0x0: continues a fragmented message. */
   Continuation: 0x0,
@@ -20,14 +32,66 @@ export const Opcode = {
   Pong: 0xa,
 } as const;
 
-/** Which end of the connection we are: it decides the masking rules (RFC 6455 §5.1). */
+/**
+ * Which end of the connection we are: it decides the masking rules (RFC 6455 §5.1).
+ *
+ * @example A client masks what it sends
+ * ```ts
+ * import { FrameEncoder, type Role } from "@wstream/wstream/core";
+ * import assert from "node:assert/strict";
+ *
+ * const role: Role = "client";
+ * const bytes = new FrameEncoder({ role }).encode({ fin: true, rsv: 0, opcode: 0x9, payload: new Uint8Array(0) });
+ * assert.equal(bytes[1]! & 0x80, 0x80); // the MASK bit
+ * assert.equal(bytes.length, 6); // 2 header bytes and a 4-byte masking key
+ * ```
+ */
 export type Role = "server" | "client";
 
-/** RSV1: the bit permessage-deflate (RFC 7692) uses to mark a compressed message. */
+/**
+ * RSV1: the bit permessage-deflate (RFC 7692) uses to mark a compressed message.
+ *
+ * @example Parse a compressed (RSV1) text frame once permessage-deflate allows it
+ * ```ts
+ * import { FrameParser, RSV1 } from "@wstream/wstream/core";
+ * import assert from "node:assert/strict";
+ *
+ * const parser = new FrameParser({ role: "client", allowedRsv: RSV1 });
+ * parser.push(new Uint8Array([0xc1, 0x00])); // FIN + RSV1 + text, empty
+ * assert.equal(parser.next()?.rsv, RSV1);
+ * ```
+ */
 export const RSV1 = 0b100;
-/** RSV2. */
+/**
+ * RSV2: a reserved bit no standard extension uses; set only by an
+ * extension that was negotiated to use it (RFC 6455 §5.2).
+ *
+ * @example Allow RSV2 for an extension that uses it
+ * ```ts
+ * import { FrameParser, RSV2 } from "@wstream/wstream/core";
+ * import assert from "node:assert/strict";
+ *
+ * const parser = new FrameParser({ role: "client", allowedRsv: RSV2 });
+ * parser.push(new Uint8Array([0xa1, 0x00])); // FIN + RSV2 + text, empty
+ * assert.equal(parser.next()?.rsv, RSV2);
+ * ```
+ */
 export const RSV2 = 0b010;
-/** RSV3. */
+/**
+ * RSV3: a reserved bit no standard extension uses; set only by an
+ * extension that was negotiated to use it (RFC 6455 §5.2).
+ *
+ * @example A reserved bit no extension negotiated fails with 1002
+ * ```ts
+ * import { FrameParser, RSV3, WebSocketProtocolError } from "@wstream/wstream/core";
+ * import assert from "node:assert/strict";
+ *
+ * const parser = new FrameParser({ role: "client" });
+ * parser.push(new Uint8Array([0x80 | (RSV3 << 4) | 0x1, 0x00])); // FIN + RSV3 + text
+ * assert.throws(() => parser.next(), (error: unknown) =>
+ *   error instanceof WebSocketProtocolError && error.code === "WS_ERR_UNEXPECTED_RSV");
+ * ```
+ */
 export const RSV3 = 0b001;
 
 /**

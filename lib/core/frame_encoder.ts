@@ -7,7 +7,19 @@
 import type { Frame, Role } from "./frame.ts";
 import { applyMask } from "./mask.ts";
 
-/** Options of {@linkcode FrameEncoder}. */
+/**
+ * Options of {@linkcode FrameEncoder}.
+ *
+ * @example Encode as a server: frames go out unmasked
+ * ```ts
+ * import { FrameEncoder, type FrameEncoderOptions } from "@wstream/wstream/core";
+ * import assert from "node:assert/strict";
+ *
+ * const options: FrameEncoderOptions = { role: "server" };
+ * const bytes = new FrameEncoder(options).encode({ fin: true, rsv: 0, opcode: 0xa, payload: new Uint8Array(0) });
+ * assert.deepEqual([...bytes], [0x8a, 0x00]); // a pong
+ * ```
+ */
 export interface FrameEncoderOptions {
   /**
    * Our side of the connection: a `"client"` masks every frame with a fresh

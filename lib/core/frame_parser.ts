@@ -10,10 +10,35 @@ import { applyMask } from "./mask.ts";
 
 /** The empty chunk a parser starts with (shared: never written). */
 const NO_BYTES = new Uint8Array(0);
-/** The default limit on one frame's payload: 64 MiB. */
+/**
+ * The default limit on one frame's payload: 64 MiB.
+ *
+ * @example Derive a tighter limit from the default
+ * ```ts
+ * import { DEFAULT_MAX_PAYLOAD, FrameParser } from "@wstream/wstream/core";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(DEFAULT_MAX_PAYLOAD, 64 * 1024 * 1024);
+ * const parser = new FrameParser({ role: "server", maxPayload: DEFAULT_MAX_PAYLOAD / 64 });
+ * assert.equal(parser.atFrameBoundary, true);
+ * ```
+ */
 export const DEFAULT_MAX_PAYLOAD: number = 64 * 1024 * 1024;
 
-/** Options of {@linkcode FrameParser}. */
+/**
+ * Options of {@linkcode FrameParser}.
+ *
+ * @example Refuse frames over 125 bytes as soon as the header announces one
+ * ```ts
+ * import { FrameParser, type FrameParserOptions } from "@wstream/wstream/core";
+ * import assert from "node:assert/strict";
+ *
+ * const options: FrameParserOptions = { role: "client", maxPayload: 125 };
+ * const parser = new FrameParser(options);
+ * parser.push(new Uint8Array([0x82, 0x7e, 0x01, 0x00])); // binary, 256 bytes announced
+ * assert.throws(() => parser.next(), { closeCode: 1009 });
+ * ```
+ */
 export interface FrameParserOptions {
   /**
    * Our side of the connection. A `"server"` requires every frame to be

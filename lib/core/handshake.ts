@@ -77,7 +77,22 @@ export async function acceptKey(key: string): Promise<string> {
 // Server side
 // ---------------------------------------------------------------------------
 
-/** Options of {@linkcode answerUpgrade}. */
+/**
+ * Options of {@linkcode answerUpgrade}.
+ *
+ * @example Refuse a browser from another origin with 403
+ * ```ts
+ * import { answerUpgrade, type UpgradeOptions } from "@wstream/wstream/core";
+ * import assert from "node:assert/strict";
+ *
+ * const options: UpgradeOptions = { protocols: ["chat"], origin: ["https://example.com"] };
+ * const request = new Request("http://localhost/chat", {
+ *   headers: { Upgrade: "websocket", Connection: "Upgrade", "Sec-WebSocket-Version": "13",
+ *     "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", Origin: "https://evil.example" },
+ * });
+ * assert.equal((await answerUpgrade(request, options)).response.status, 403);
+ * ```
+ */
 export interface UpgradeOptions {
   /**
    * The subprotocols the server speaks, or a function choosing one.
@@ -146,6 +161,19 @@ export interface UpgradeOptions {
  * The outcome of {@linkcode answerUpgrade}: either an accepted upgrade with
  * its 101 response and the negotiated subprotocol and extensions, or a
  * refusal whose `response` (4xx, `text/plain` reason) should be sent as is.
+ *
+ * @example Send the refusal as is, or go on with the accepted upgrade
+ * ```ts
+ * import { answerUpgrade, type UpgradeAnswer } from "@wstream/wstream/core";
+ * import assert from "node:assert/strict";
+ *
+ * const answer: UpgradeAnswer = await answerUpgrade(new Request("http://localhost/"));
+ * if (answer.accepted) {
+ *   console.log("speak WebSocket, subprotocol:", answer.protocol);
+ * } else {
+ *   assert.equal(answer.response.status, 400); // not an upgrade request
+ * }
+ * ```
  */
 export type UpgradeAnswer =
   | {
@@ -489,7 +517,23 @@ function refuse(
 // Client side
 // ---------------------------------------------------------------------------
 
-/** Options of {@linkcode createClientHandshake}. */
+/**
+ * Options of {@linkcode createClientHandshake}.
+ *
+ * @example Offer a subprotocol and compression, with an Origin
+ * ```ts
+ * import { createClientHandshake, type ClientHandshakeOptions } from "@wstream/wstream/core";
+ * import assert from "node:assert/strict";
+ *
+ * const options: ClientHandshakeOptions = {
+ *   protocols: ["chat"],
+ *   headers: { Origin: "https://example.com" },
+ *   compression: true,
+ * };
+ * const { headers } = createClientHandshake(options);
+ * assert.equal(headers.get("Sec-WebSocket-Extensions"), "permessage-deflate; client_max_window_bits");
+ * ```
+ */
 export interface ClientHandshakeOptions {
   /**
    * The subprotocols to offer, in order of preference. Each must be an
@@ -520,7 +564,20 @@ export interface ClientHandshakeOptions {
   compression?: boolean | DeflateClientOptions;
 }
 
-/** The request side of a client handshake, from {@linkcode createClientHandshake}. */
+/**
+ * The request side of a client handshake, from {@linkcode createClientHandshake}.
+ *
+ * @example Build the upgrade request and keep the key
+ * ```ts
+ * import { createClientHandshake, type ClientHandshake } from "@wstream/wstream/core";
+ * import assert from "node:assert/strict";
+ *
+ * const handshake: ClientHandshake = createClientHandshake();
+ * const request = new Request("http://localhost/chat", { headers: handshake.headers });
+ * assert.equal(request.headers.get("Sec-WebSocket-Key"), handshake.key);
+ * assert.equal(request.headers.get("Upgrade"), "websocket");
+ * ```
+ */
 export interface ClientHandshake {
   /** The fresh `Sec-WebSocket-Key`; keep it for {@linkcode verifyServerHandshake}. */
   key: string;
@@ -594,7 +651,21 @@ export function createClientHandshake(
   return { key, headers };
 }
 
-/** What the client sent, for {@linkcode verifyServerHandshake}. */
+/**
+ * What the client sent, for {@linkcode verifyServerHandshake}.
+ *
+ * @example Check an answer against what was offered
+ * ```ts
+ * import { acceptKey, createClientHandshake, type ExpectedHandshake, verifyServerHandshake } from "@wstream/wstream/core";
+ * import assert from "node:assert/strict";
+ *
+ * const { key } = createClientHandshake({ protocols: ["chat"] });
+ * const expected: ExpectedHandshake = { key, protocols: ["chat"] };
+ * const headers = new Headers({ Upgrade: "websocket", Connection: "Upgrade", "Sec-WebSocket-Accept": await acceptKey(key) });
+ * const result = await verifyServerHandshake({ status: 101, headers }, expected);
+ * assert.equal(result.protocol, ""); // the server chose no subprotocol
+ * ```
+ */
 export interface ExpectedHandshake {
   /** The `Sec-WebSocket-Key` sent, from {@linkcode createClientHandshake}. */
   key: string;
@@ -615,7 +686,22 @@ export interface ExpectedHandshake {
   compression?: boolean | DeflateClientOptions;
 }
 
-/** The negotiated parameters of an accepted client handshake. */
+/**
+ * The negotiated parameters of an accepted client handshake.
+ *
+ * @example Read the agreed compression
+ * ```ts
+ * import { acceptKey, createClientHandshake, type HandshakeResult, verifyServerHandshake } from "@wstream/wstream/core";
+ * import assert from "node:assert/strict";
+ *
+ * const { key } = createClientHandshake({ compression: true });
+ * const headers = new Headers({ Upgrade: "websocket", Connection: "Upgrade",
+ *   "Sec-WebSocket-Accept": await acceptKey(key), "Sec-WebSocket-Extensions": "permessage-deflate" });
+ * const result: HandshakeResult = await verifyServerHandshake({ status: 101, headers }, { key, compression: true });
+ * assert.equal(result.extensions, "permessage-deflate");
+ * assert.equal(result.deflate?.clientMaxWindowBits, 15);
+ * ```
+ */
 export interface HandshakeResult {
   /** The subprotocol the server chose, or `""` when none. */
   protocol: string;

@@ -4,7 +4,20 @@
  * @module
  */
 
-/** Options of {@linkcode KeepaliveMonitor}, in milliseconds. */
+/**
+ * Options of {@linkcode KeepaliveMonitor}, in milliseconds.
+ *
+ * @example Ping every 30 s, give up 10 s after an unanswered ping
+ * ```ts
+ * import { KeepaliveMonitor, type KeepaliveOptions } from "@wstream/wstream/core";
+ * import assert from "node:assert/strict";
+ *
+ * const options: KeepaliveOptions = { pingInterval: 30_000, pongTimeout: 10_000 };
+ * const monitor = new KeepaliveMonitor(options, 0);
+ * assert.equal(monitor.tick(30_000), "ping");
+ * assert.equal(monitor.tick(40_000), "dead");
+ * ```
+ */
 export interface KeepaliveOptions {
   /**
    * Send a ping every this many milliseconds; 0 disables pings.
@@ -28,6 +41,16 @@ export interface KeepaliveOptions {
 /**
  * What the driver must do now: send a ping, close the connection as idle
  * (1001), drop a dead peer (report 1006), or nothing (`null`).
+ *
+ * @example Act on an idle timeout
+ * ```ts
+ * import { type KeepaliveAction, KeepaliveMonitor } from "@wstream/wstream/core";
+ * import assert from "node:assert/strict";
+ *
+ * const monitor = new KeepaliveMonitor({ idleTimeout: 60_000 }, 0);
+ * const action: KeepaliveAction = monitor.tick(60_000);
+ * assert.equal(action, "idle"); // close with 1001 Going Away
+ * ```
  */
 export type KeepaliveAction = "ping" | "idle" | "dead" | null;
 

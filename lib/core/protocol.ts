@@ -18,10 +18,37 @@ import { Utf8Validator } from "./utf8.ts";
  * `CLOSING` once a close frame was sent and the answer is awaited, `CLOSED`
  * once the close handshake completed, the connection failed, or the
  * transport ended.
+ *
+ * @example Follow the state through a close handshake
+ * ```ts
+ * import { Protocol, type ProtocolState } from "@wstream/wstream/core";
+ * import assert from "node:assert/strict";
+ *
+ * const protocol = new Protocol({ role: "server" });
+ * const before: ProtocolState = protocol.state;
+ * protocol.sendClose(1000, "Bye");
+ * assert.equal(before, "OPEN");
+ * assert.equal(protocol.state, "CLOSING"); // waiting for the peer's close frame
+ * ```
  */
 export type ProtocolState = "OPEN" | "CLOSING" | "CLOSED";
 
-/** What {@linkcode Protocol.eventsReceived} reports. */
+/**
+ * What {@linkcode Protocol.eventsReceived} reports.
+ *
+ * @example Handle each kind of event
+ * ```ts
+ * import { Protocol, type ProtocolEvent } from "@wstream/wstream/core";
+ * import assert from "node:assert/strict";
+ *
+ * function describe(event: ProtocolEvent): string {
+ *   return event.type === "text" ? `text ${event.data}` : event.type;
+ * }
+ * const protocol = new Protocol({ role: "client" });
+ * protocol.receiveData(new Uint8Array([0x81, 0x02, 0x68, 0x69, 0x89, 0x00])); // "hi", then a ping
+ * assert.deepEqual(protocol.eventsReceived().map(describe), ["text hi", "ping"]);
+ * ```
+ */
 export type ProtocolEvent =
   | { type: "text"; data: string }
   | { type: "binary"; data: Uint8Array<ArrayBuffer> }
@@ -29,7 +56,20 @@ export type ProtocolEvent =
   | { type: "pong"; data: Uint8Array }
   | { type: "close"; code: number; reason: string };
 
-/** Options of {@linkcode Protocol}. */
+/**
+ * Options of {@linkcode Protocol}.
+ *
+ * @example A server that accepts messages up to 1 MiB
+ * ```ts
+ * import { Protocol, type ProtocolOptions } from "@wstream/wstream/core";
+ * import assert from "node:assert/strict";
+ *
+ * const options: ProtocolOptions = { role: "server", maxMessageSize: 1024 * 1024, autoPong: true };
+ * const protocol = new Protocol(options);
+ * assert.equal(protocol.role, "server");
+ * assert.equal(protocol.state, "OPEN");
+ * ```
+ */
 export interface ProtocolOptions {
   /** Our side of the connection: it decides the masking rules. */
   role: Role;

@@ -24,6 +24,15 @@ import type { PerMessageDeflateOptions } from "./permessage_deflate.ts";
  * ws's default) 230-245 KiB; 10 / 8 104-174 KiB. The state is allocated on
  * the first compressed message in each direction, not at the handshake,
  * and freed when the connection closes.
+ *
+ * @example Smaller windows and a higher threshold for every upgrade of a server
+ * ```ts
+ * import { type CompressionOptions, serve, upgrade } from "@wstream/wstream";
+ *
+ * const compression: CompressionOptions = { serverMaxWindowBits: 10, clientMaxWindowBits: 10, threshold: 256 };
+ * const server = serve({ port: 0, compression }, async (request) => (await upgrade(request)).response);
+ * await server.shutdown();
+ * ```
  */
 export interface CompressionOptions {
   /**
@@ -84,6 +93,19 @@ export interface CompressionOptions {
  * `connect()` and `WebSocketStream`). `compression: true` (the default)
  * offers what browsers offer, `permessage-deflate; client_max_window_bits`;
  * `false` offers nothing.
+ *
+ * @example Ask the server for a 1 KiB window
+ * ```ts
+ * import { type ClientCompressionOptions, connect, serve, upgrade } from "@wstream/wstream";
+ * import assert from "node:assert/strict";
+ *
+ * const server = serve({ port: 0 }, async (request) => (await upgrade(request)).response);
+ * const compression: ClientCompressionOptions = { serverMaxWindowBits: 10, threshold: 128 };
+ * const socket = await connect(`ws://127.0.0.1:${(await server.listening).port}/`, { compression });
+ * assert.match((await socket.opened).extensions, /server_max_window_bits=10/);
+ * socket.close();
+ * await server.shutdown();
+ * ```
  */
 export interface ClientCompressionOptions {
   /**

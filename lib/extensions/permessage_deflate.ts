@@ -21,7 +21,21 @@ const RSV1 = 0b100;
 /** What a sync flush appends and RFC 7692 §7.2.1 strips / §7.2.2 restores. */
 const TRAILER = new Uint8Array([0x00, 0x00, 0xff, 0xff]);
 
-/** Local (not negotiated) settings of {@linkcode PerMessageDeflate}. */
+/**
+ * Local (not negotiated) settings of {@linkcode PerMessageDeflate}.
+ *
+ * @example Fast compression, small messages sent as is
+ * ```ts
+ * import { PerMessageDeflate, type PerMessageDeflateOptions } from "@wstream/wstream/extensions";
+ * import assert from "node:assert/strict";
+ *
+ * const options: PerMessageDeflateOptions = { level: 1, memLevel: 5, threshold: 256 };
+ * const params = { serverNoContextTakeover: false, clientNoContextTakeover: false, serverMaxWindowBits: 15, clientMaxWindowBits: 15 };
+ * const deflate = new PerMessageDeflate({ role: "server", params, ...options });
+ * assert.deepEqual(deflate.settings, options);
+ * deflate.close();
+ * ```
+ */
 export interface PerMessageDeflateOptions {
   /**
    * zlib compression level, 0 (store) to 9 (smallest), or -1 for zlib's
@@ -43,7 +57,22 @@ export interface PerMessageDeflateOptions {
   threshold?: number;
 }
 
-/** Init of {@linkcode PerMessageDeflate}. */
+/**
+ * Init of {@linkcode PerMessageDeflate}.
+ *
+ * @example Run what the handshake agreed on
+ * ```ts
+ * import { negotiateDeflate, parseExtensionHeader } from "@wstream/wstream/core";
+ * import { PerMessageDeflate, type PerMessageDeflateInit } from "@wstream/wstream/extensions";
+ * import assert from "node:assert/strict";
+ *
+ * const agreement = negotiateDeflate(parseExtensionHeader("permessage-deflate; client_max_window_bits"));
+ * const init: PerMessageDeflateInit = { role: "server", params: agreement!.params, threshold: 128 };
+ * const deflate = new PerMessageDeflate(init);
+ * assert.equal(deflate.encodeMessage(new TextEncoder().encode("short"), 1).rsv, 0); // under the threshold: sent as is
+ * deflate.close();
+ * ```
+ */
 export interface PerMessageDeflateInit extends PerMessageDeflateOptions {
   /** Our side: decides which negotiated window and reset rule apply to which direction. */
   role: Role;

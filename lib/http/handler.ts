@@ -8,6 +8,18 @@
  * What a server knows of a request besides the request itself: the second
  * argument of a {@linkcode ServeHandler}, in the shape of `Deno.serve`'s
  * `ServeHandlerInfo` (so one handler serves both).
+ *
+ * @example Greet the client by address
+ * ```ts
+ * import { serve, type ServeHandlerInfo } from "@wstream/wstream";
+ * import assert from "node:assert/strict";
+ *
+ * const greet = (_request: Request, info: ServeHandlerInfo) => new Response(`hello ${info.remoteAddr.hostname}`);
+ * const server = serve({ port: 0 }, greet);
+ * const { port } = await server.listening;
+ * assert.equal(await (await fetch(`http://127.0.0.1:${port}/`)).text(), "hello 127.0.0.1");
+ * await server.shutdown();
+ * ```
  */
 export interface ServeHandlerInfo {
   /**

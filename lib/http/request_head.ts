@@ -18,7 +18,20 @@ import {
   TOKEN,
 } from "./_head_collector.ts";
 
-/** Options of {@linkcode HttpHeadReader}. */
+/**
+ * Options of {@linkcode HttpHeadReader}.
+ *
+ * @example Refuse heads over 4 KiB with 431
+ * ```ts
+ * import { HttpHeadError, HttpHeadReader, type HttpHeadReaderOptions } from "@wstream/wstream/http";
+ * import assert from "node:assert/strict";
+ *
+ * const options: HttpHeadReaderOptions = { maxHeadSize: 4096, defaultHost: "example.com" };
+ * const reader = new HttpHeadReader(options);
+ * const huge = new TextEncoder().encode(`GET / HTTP/1.1\r\nCookie: ${"a".repeat(5000)}\r\n\r\n`);
+ * assert.throws(() => reader.push(huge), (error: unknown) => error instanceof HttpHeadError && error.status === 431);
+ * ```
+ */
 export interface HttpHeadReaderOptions {
   /**
    * The most bytes the head may take, request line and final empty line
@@ -36,7 +49,21 @@ export interface HttpHeadReaderOptions {
   defaultHost?: string;
 }
 
-/** A complete request head, as {@linkcode HttpHeadReader.push} returns it. */
+/**
+ * A complete request head, as {@linkcode HttpHeadReader.push} returns it.
+ *
+ * @example Read the request and the bytes after it
+ * ```ts
+ * import { type HttpHead, HttpHeadReader } from "@wstream/wstream/http";
+ * import assert from "node:assert/strict";
+ *
+ * const bytes = new TextEncoder().encode("GET /chat HTTP/1.1\r\nHost: example.com\r\n\r\nnext");
+ * const head: HttpHead | null = new HttpHeadReader().push(bytes);
+ * assert.equal(head?.request.url, "http://example.com/chat");
+ * assert.equal(head?.version, "HTTP/1.1");
+ * assert.equal(new TextDecoder().decode(head?.rest), "next");
+ * ```
+ */
 export interface HttpHead {
   /** The request, with the method, URL and headers of the head and no body. */
   request: Request;

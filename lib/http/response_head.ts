@@ -18,7 +18,20 @@ import {
   stripCr,
 } from "./_head_collector.ts";
 
-/** Options of {@linkcode HttpResponseHeadReader}. */
+/**
+ * Options of {@linkcode HttpResponseHeadReader}.
+ *
+ * @example Give up on a response head over 8 KiB
+ * ```ts
+ * import { HttpResponseHeadReader, type HttpResponseHeadReaderOptions } from "@wstream/wstream/http";
+ * import assert from "node:assert/strict";
+ *
+ * const options: HttpResponseHeadReaderOptions = { maxHeadSize: 8192 };
+ * const reader = new HttpResponseHeadReader(options);
+ * const huge = new TextEncoder().encode(`HTTP/1.1 200 OK\r\nX-Big: ${"a".repeat(9000)}\r\n`);
+ * assert.throws(() => reader.push(huge), RangeError);
+ * ```
+ */
 export interface HttpResponseHeadReaderOptions {
   /**
    * The most bytes the head may take, status line and final empty line
@@ -29,7 +42,21 @@ export interface HttpResponseHeadReaderOptions {
   maxHeadSize?: number;
 }
 
-/** A complete response head, as {@linkcode HttpResponseHeadReader.push} returns it. */
+/**
+ * A complete response head, as {@linkcode HttpResponseHeadReader.push} returns it.
+ *
+ * @example Check a 101 answer
+ * ```ts
+ * import { type HttpResponseHead, HttpResponseHeadReader } from "@wstream/wstream/http";
+ * import assert from "node:assert/strict";
+ *
+ * const bytes = new TextEncoder().encode("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n");
+ * const head: HttpResponseHead | null = new HttpResponseHeadReader().push(bytes);
+ * assert.equal(head?.status, 101);
+ * assert.equal(head?.statusText, "Switching Protocols");
+ * assert.equal(head?.headers.get("upgrade"), "websocket");
+ * ```
+ */
 export interface HttpResponseHead {
   /** The HTTP version of the status line, such as `"HTTP/1.1"`. */
   version: string;

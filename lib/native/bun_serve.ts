@@ -23,7 +23,20 @@ import {
 import type { WebSocketMessage } from "../connection/websocket_stream_like.ts";
 import type { NativeTopics } from "../connection/_broadcast.ts";
 
-/** Options of {@linkcode bunServeOptions}: the defaults of every upgrade. */
+/**
+ * Options of {@linkcode bunServeOptions}: the defaults of every upgrade.
+ *
+ * @example Defaults of every upgrade under Bun.serve
+ * ```ts
+ * import { bunServeOptions, type BunServeOptions, upgrade } from "@wstream/wstream";
+ * import assert from "node:assert/strict";
+ *
+ * const options: BunServeOptions = { maxMessageSize: 1 << 20, pingInterval: 20_000, compression: false };
+ * const { websocket } = bunServeOptions(async (request) => (await upgrade(request)).response, options);
+ * assert.equal(websocket.maxPayloadLength, 1 << 20);
+ * assert.equal(websocket.perMessageDeflate, false);
+ * ```
+ */
 export interface BunServeOptions {
   /**
    * The largest message accepted, in bytes, for upgrades that do not set
@@ -75,7 +88,20 @@ export interface BunServeOptions {
   compression?: boolean | CompressionOptions;
 }
 
-/** The part of Bun's `Server` that {@linkcode bunServeOptions} uses. */
+/**
+ * The part of Bun's `Server` that {@linkcode bunServeOptions} uses.
+ *
+ * @example A stand-in for Bun's server in a unit test
+ * ```ts
+ * import { bunServeOptions, type BunServerLike } from "@wstream/wstream";
+ * import assert from "node:assert/strict";
+ *
+ * const server: BunServerLike = { upgrade: () => false, requestIP: () => ({ address: "192.0.2.7", port: 51234 }) };
+ * const { fetch } = bunServeOptions((_request, info) => new Response(info.remoteAddr.hostname));
+ * const response = await fetch(new Request("http://localhost/"), server);
+ * assert.equal(await response?.text(), "192.0.2.7");
+ * ```
+ */
 export interface BunServerLike {
   /**
    * Upgrades the request being answered to a WebSocket.
@@ -101,7 +127,24 @@ export interface BunServerLike {
   ): number;
 }
 
-/** The part of Bun's `ServerWebSocket` that {@linkcode bunServeOptions} uses. */
+/**
+ * The part of Bun's `ServerWebSocket` that {@linkcode bunServeOptions} uses.
+ *
+ * @example A stand-in for Bun's ServerWebSocket in a unit test
+ * ```ts
+ * import type { BunServerWebSocketLike } from "@wstream/wstream";
+ * import assert from "node:assert/strict";
+ *
+ * const sent: (string | Uint8Array)[] = [];
+ * const ws: BunServerWebSocketLike = {
+ *   data: undefined, binaryType: "arraybuffer", readyState: 1,
+ *   send(data) { sent.push(data); return typeof data === "string" ? data.length : data.byteLength; },
+ *   close() {}, terminate() {}, ping: () => 0, getBufferedAmount: () => 0,
+ * };
+ * assert.equal(ws.send("hi"), 2);
+ * assert.deepEqual(sent, ["hi"]);
+ * ```
+ */
 export interface BunServerWebSocketLike {
   /** The `data` given to `server.upgrade()`. */
   readonly data: unknown;
@@ -134,7 +177,20 @@ export interface BunServerWebSocketLike {
   ): number;
 }
 
-/** The `websocket` option of `Bun.serve` that {@linkcode bunServeOptions} returns. */
+/**
+ * The `websocket` option of `Bun.serve` that {@linkcode bunServeOptions} returns.
+ *
+ * @example Read the settings handed to Bun.serve
+ * ```ts
+ * import { bunServeOptions, type BunWebSocketHandler } from "@wstream/wstream";
+ * import assert from "node:assert/strict";
+ *
+ * const websocket: BunWebSocketHandler = bunServeOptions(() => new Response("hello")).websocket;
+ * assert.equal(websocket.maxPayloadLength, 16 * 1024 * 1024); // maxMessageSize
+ * assert.equal(websocket.sendPings, false); // wstream runs keepalive itself
+ * assert.equal(websocket.idleTimeout, 0); // and the idle timeout
+ * ```
+ */
 export interface BunWebSocketHandler {
   /** Bun's message size limit: `maxMessageSize`. */
   maxPayloadLength: number;
@@ -168,7 +224,20 @@ export interface BunWebSocketHandler {
   close(ws: BunServerWebSocketLike, code: number, reason: string): void;
 }
 
-/** What {@linkcode bunServeOptions} returns: spread it into `Bun.serve`. */
+/**
+ * What {@linkcode bunServeOptions} returns: spread it into `Bun.serve`.
+ *
+ * @example Spread into Bun.serve's options
+ * ```ts
+ * import { bunServeOptions, type BunServeHandlers } from "@wstream/wstream";
+ * import assert from "node:assert/strict";
+ *
+ * const handlers: BunServeHandlers = bunServeOptions(() => new Response("hello"));
+ * // Bun only: Bun.serve({ port: 8080, ...handlers });
+ * const response = await handlers.fetch(new Request("http://localhost/"), { upgrade: () => false });
+ * assert.equal(await response?.text(), "hello");
+ * ```
+ */
 export interface BunServeHandlers {
   /**
    * Calls the handler; answers `undefined` (as Bun wants) when it returned

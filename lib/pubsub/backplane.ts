@@ -10,10 +10,39 @@
  * @module
  */
 
-/** A message as rooms carry it: text as a `string`, binary as bytes. */
+/**
+ * A message as rooms carry it: text as a `string`, binary as bytes.
+ *
+ * @example Measure a message in bytes
+ * ```ts
+ * import type { BackplaneMessage } from "@wstream/wstream";
+ * import assert from "node:assert/strict";
+ *
+ * const byteLength = (data: BackplaneMessage): number =>
+ *   typeof data === "string" ? new TextEncoder().encode(data).byteLength : data.byteLength;
+ * assert.equal(byteLength("héllo"), 6);
+ * assert.equal(byteLength(new Uint8Array(3)), 3);
+ * ```
+ */
 export type BackplaneMessage = string | Uint8Array;
 
-/** What a backplane calls back into: the hub that started it. */
+/**
+ * What a backplane calls back into: the hub that started it.
+ *
+ * @example What a backplane calls when another process publishes
+ * ```ts
+ * import type { BackplaneMessage, BackplaneReceiver } from "@wstream/wstream";
+ * import assert from "node:assert/strict";
+ *
+ * const received: [string, BackplaneMessage][] = [];
+ * const receiver: BackplaneReceiver = {
+ *   message: (topic, data) => received.push([topic, data]),
+ *   error: (error) => console.warn("backplane:", error.message),
+ * };
+ * receiver.message("news", "hello"); // a hub passes its own receiver to start()
+ * assert.deepEqual(received, [["news", "hello"]]);
+ * ```
+ */
 export interface BackplaneReceiver {
   /**
    * A message another process published to `topic`. Called in the order

@@ -17,10 +17,38 @@ import type {
   BackplaneReceiver,
 } from "./backplane.ts";
 
-/** What a hub does with a subscriber that has too much queued. */
+/**
+ * What a hub does with a subscriber that has too much queued.
+ *
+ * @example Close subscribers that fall behind a live feed
+ * ```ts
+ * import { Hub, type SlowSubscriberPolicy } from "@wstream/wstream";
+ *
+ * // "drop" suits feeds where the next message supersedes the last; "close" lets the client reconnect and resync.
+ * const slowSubscriber: SlowSubscriberPolicy = "close";
+ * const hub = new Hub({ maxQueuedBytes: 256 * 1024, slowSubscriber });
+ * await hub.close();
+ * ```
+ */
 export type SlowSubscriberPolicy = "drop" | "close";
 
-/** Options of {@linkcode Hub}. */
+/**
+ * Options of {@linkcode Hub}.
+ *
+ * @example Bound what each subscriber may queue, report backplane errors
+ * ```ts
+ * import { Hub, type HubOptions } from "@wstream/wstream";
+ *
+ * const options: HubOptions = {
+ *   maxQueuedBytes: 256 * 1024,
+ *   slowSubscriber: "drop",
+ *   onError: (error) => console.warn("hub:", error.message),
+ * };
+ * const hub = new Hub(options);
+ * await hub.ready;
+ * await hub.close();
+ * ```
+ */
 export interface HubOptions {
   /**
    * The most bytes a subscriber may have queued (its `bufferedAmount`,
@@ -65,13 +93,49 @@ export interface HubOptions {
   onError?: (error: Error) => void;
 }
 
-/** Options of {@linkcode Hub.publish}. */
+/**
+ * Options of {@linkcode Hub.publish}.
+ *
+ * @example Do not echo a message to its sender
+ * ```ts
+ * import { Hub, type PublishOptions, WebSocketConnection } from "@wstream/wstream";
+ * import assert from "node:assert/strict";
+ *
+ * const peer = new TransformStream<Uint8Array, Uint8Array>(); // an in-memory transport
+ * const sender = new WebSocketConnection({ readable: peer.readable, writable: new WritableStream() }, { role: "server" });
+ * await sender.opened;
+ * const hub = new Hub();
+ * hub.subscribe(sender, "room");
+ * const options: PublishOptions = { except: sender };
+ * assert.equal(hub.publish("room", "hello", options), 0); // the room has no one else
+ * await peer.writable.close();
+ * await hub.close();
+ * ```
+ */
 export interface PublishOptions {
-  /** A socket, or sockets, not to hand the message to (the sender). */
+  /**
+   * A socket, or sockets, not to hand the message to (the sender).
+   *
+   * @default {undefined} every subscriber of the topic gets the message
+   */
   except?: WebSocketStreamLike | Iterable<WebSocketStreamLike>;
 }
 
-/** Counters of a {@linkcode Hub}, since it was created. */
+/**
+ * Counters of a {@linkcode Hub}, since it was created.
+ *
+ * @example Compute the share of messages dropped
+ * ```ts
+ * import { Hub, type HubStats } from "@wstream/wstream";
+ * import assert from "node:assert/strict";
+ *
+ * const hub = new Hub();
+ * hub.publish("news", "hello");
+ * const { delivered, dropped }: HubStats = hub.stats;
+ * assert.equal(dropped / Math.max(1, delivered + dropped), 0);
+ * await hub.close();
+ * ```
+ */
 export interface HubStats {
   /** Calls of `publish()`, plus messages received from the backplane. */
   published: number;
@@ -83,9 +147,33 @@ export interface HubStats {
   closed: number;
 }
 
-/** The close code a slow subscriber gets under `slowSubscriber: "close"`. */
+/**
+ * The close code a slow subscriber gets under `slowSubscriber: "close"`.
+ *
+ * @example Recognise, on the client, a close for being too slow
+ * ```ts
+ * import { SLOW_SUBSCRIBER_CLOSE_CODE, SLOW_SUBSCRIBER_REASON, type WebSocketCloseInfo } from "@wstream/wstream";
+ * import assert from "node:assert/strict";
+ *
+ * const tooSlow = (info: WebSocketCloseInfo): boolean =>
+ *   info.closeCode === SLOW_SUBSCRIBER_CLOSE_CODE && info.reason === SLOW_SUBSCRIBER_REASON;
+ * assert.equal(tooSlow({ closeCode: 1008, reason: "Subscriber too slow" }), true);
+ * ```
+ */
 export const SLOW_SUBSCRIBER_CLOSE_CODE = 1008;
-/** The close reason a slow subscriber gets under `slowSubscriber: "close"`. */
+/**
+ * The close reason a slow subscriber gets under `slowSubscriber: "close"`.
+ *
+ * @example Tell a slow-subscriber close from other policy violations
+ * ```ts
+ * import { SLOW_SUBSCRIBER_REASON } from "@wstream/wstream";
+ * import assert from "node:assert/strict";
+ *
+ * const closed = { closeCode: 1008, reason: "Subscriber too slow" }; // from `await socket.closed`
+ * const action = closed.reason === SLOW_SUBSCRIBER_REASON ? "reconnect and resync" : "give up";
+ * assert.equal(action, "reconnect and resync");
+ * ```
+ */
 export const SLOW_SUBSCRIBER_REASON = "Subscriber too slow";
 
 const DEFAULT_MAX_QUEUED_BYTES = 1024 * 1024;

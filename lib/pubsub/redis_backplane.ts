@@ -20,7 +20,26 @@ import {
   randomSenderId,
 } from "./_redis_codec.ts";
 
-/** Where a {@linkcode RedisPubSub} reports what its connections do. */
+/**
+ * Where a {@linkcode RedisPubSub} reports what its connections do.
+ *
+ * @example Forward a custom client's events from a RedisPubSub adapter
+ * ```ts
+ * import type { RedisPubSubEvents } from "@wstream/wstream/redis";
+ * import { EventEmitter } from "node:events";
+ * import assert from "node:assert/strict";
+ *
+ * function forward(subscriber: EventEmitter, events: RedisPubSubEvents): void {
+ *   subscriber.on("message", (channel: string, message: string) => events.message(channel, message));
+ *   subscriber.on("error", (error: Error) => events.disconnected(error));
+ *   subscriber.on("ready", () => events.reconnected());
+ * }
+ * const seen: string[] = [], client = new EventEmitter();
+ * forward(client, { message: (channel) => seen.push(channel), disconnected() {}, reconnected() {} });
+ * client.emit("message", "wstream:news", "hello");
+ * assert.deepEqual(seen, ["wstream:news"]);
+ * ```
+ */
 export interface RedisPubSubEvents {
   /** A message on a subscribed channel, as bytes or (text-only clients) a string. */
   message(channel: string, message: Uint8Array | string): void;
@@ -70,7 +89,19 @@ export interface RedisPubSub {
   close(): Promise<void>;
 }
 
-/** Options of {@linkcode createRedisBackplane}. */
+/**
+ * Options of {@linkcode createRedisBackplane}.
+ *
+ * @example One channel namespace per application sharing a Redis
+ * ```ts ignore
+ * import { createClient } from "redis";
+ * import { createRedisBackplane, fromNodeRedis, type RedisBackplaneOptions } from "@wstream/wstream/redis";
+ *
+ * const client = await createClient({ url: "redis://127.0.0.1:6379" }).on("error", console.error).connect();
+ * const options: RedisBackplaneOptions = { redis: fromNodeRedis(client), keyPrefix: "chat:" };
+ * const backplane = createRedisBackplane(options); // give it to new Hub({ backplane })
+ * ```
+ */
 export interface RedisBackplaneOptions {
   /** The Redis client, through an adapter such as {@linkcode fromNodeRedis}. */
   redis: RedisPubSub;
@@ -307,6 +338,17 @@ function toBuffer(message: Uint8Array | string): Buffer | string {
 /**
  * The part of an npm `redis` (node-redis v4 and later) client the adapter
  * uses: `createClient()`'s result, connected.
+ *
+ * @example A connected npm redis client fits
+ * ```ts ignore
+ * import { createClient } from "redis";
+ * import { fromNodeRedis, type NodeRedisClient } from "@wstream/wstream/redis";
+ *
+ * const client: NodeRedisClient = await createClient({ url: "redis://127.0.0.1:6379" })
+ *   .on("error", (error) => console.error(error))
+ *   .connect();
+ * const redis = fromNodeRedis(client); // subscribes on client.duplicate()
+ * ```
  */
 export interface NodeRedisClient {
   /** Adds an event listener (`error`, `ready`, ...). */
@@ -416,7 +458,18 @@ export function fromNodeRedis(client: NodeRedisClient): RedisPubSub {
 
 // -------------------------------------------------------------- ioredis ---
 
-/** The part of an `ioredis` client (`new Redis()`) the adapter uses. */
+/**
+ * The part of an `ioredis` client (`new Redis()`) the adapter uses.
+ *
+ * @example An ioredis client fits
+ * ```ts ignore
+ * import Redis from "ioredis";
+ * import { createRedisBackplane, fromIoredis, type IoredisClient } from "@wstream/wstream/redis";
+ *
+ * const client: IoredisClient = new Redis("redis://127.0.0.1:6379");
+ * const backplane = createRedisBackplane({ redis: fromIoredis(client) });
+ * ```
+ */
 export interface IoredisClient {
   /** Adds an event listener (`error`, `ready`, ...). */
   on(event: string, listener: (...args: never[]) => void): unknown;
@@ -513,7 +566,18 @@ export function fromIoredis(client: IoredisClient): RedisPubSub {
 
 // ---------------------------------------------------- Bun.RedisClient -----
 
-/** The part of Bun's built-in `Bun.RedisClient` the adapter uses. */
+/**
+ * The part of Bun's built-in `Bun.RedisClient` the adapter uses.
+ *
+ * @example Bun's built-in client fits (Bun only)
+ * ```ts ignore
+ * import { createRedisBackplane, fromBunRedis, type BunRedisClient } from "@wstream/wstream/redis";
+ *
+ * const client: BunRedisClient = new Bun.RedisClient("redis://127.0.0.1:6379");
+ * // Bun's client carries text only: set binaryAsBase64 on the other processes' backplanes too.
+ * const backplane = createRedisBackplane({ redis: fromBunRedis(client) });
+ * ```
+ */
 export interface BunRedisClient {
   /** A new connection with the same options (connected). */
   duplicate(): Promise<BunRedisClient>;

@@ -28,6 +28,17 @@ export type { NodeSocketLike } from "../transports/_runtime_types.ts";
 /**
  * The part of a `node:http` `IncomingMessage` wstream reads. Any
  * `IncomingMessage` fits.
+ *
+ * @example Any node:http IncomingMessage fits
+ * ```ts
+ * import type { NodeIncomingMessageLike } from "@wstream/wstream";
+ * import { IncomingMessage } from "node:http";
+ * import { Socket } from "node:net";
+ * import assert from "node:assert/strict";
+ *
+ * const message: NodeIncomingMessageLike = new IncomingMessage(new Socket());
+ * assert.deepEqual(message.rawHeaders, []);
+ * ```
  */
 export interface NodeIncomingMessageLike {
   /** The request method, such as `"GET"`. */
@@ -51,6 +62,18 @@ export interface NodeIncomingMessageLike {
 /**
  * The part of a `node:http` `ServerResponse` wstream writes to. Any
  * `ServerResponse` fits.
+ *
+ * @example Any node:http ServerResponse fits
+ * ```ts
+ * import type { NodeServerResponseLike } from "@wstream/wstream";
+ * import { IncomingMessage, ServerResponse } from "node:http";
+ * import { Socket } from "node:net";
+ * import assert from "node:assert/strict";
+ *
+ * const response: NodeServerResponseLike = new ServerResponse(new IncomingMessage(new Socket()));
+ * response.statusCode = 404;
+ * assert.equal(response.headersSent, false);
+ * ```
  */
 export interface NodeServerResponseLike {
   /** The status to send. */
@@ -76,6 +99,20 @@ export interface NodeServerResponseLike {
 /**
  * The part of a `node:http` / `node:https` `Server` that
  * {@linkcode attachToNodeServer} uses. Any such `Server` fits.
+ *
+ * @example Attach to a node:http server, then detach
+ * ```ts
+ * import { attachToNodeServer, type NodeHttpServerLike, upgrade } from "@wstream/wstream";
+ * import * as http from "node:http";
+ * import assert from "node:assert/strict";
+ *
+ * const server = http.createServer();
+ * const like: NodeHttpServerLike = server; // node:https servers fit too
+ * const detach = attachToNodeServer(like, async (request) => (await upgrade(request)).response);
+ * assert.equal(server.listenerCount("upgrade"), 1);
+ * detach();
+ * assert.equal(server.listenerCount("upgrade"), 0);
+ * ```
  */
 export interface NodeHttpServerLike {
   /** Adds an event listener (`upgrade`, `request`). */
@@ -87,7 +124,22 @@ export interface NodeHttpServerLike {
   ): unknown;
 }
 
-/** Options of {@linkcode attachToNodeServer}. */
+/**
+ * Options of {@linkcode attachToNodeServer}.
+ *
+ * @example Let the handler answer plain requests too
+ * ```ts
+ * import { attachToNodeServer, type AttachToNodeServerOptions, upgrade } from "@wstream/wstream";
+ * import * as http from "node:http";
+ * import assert from "node:assert/strict";
+ *
+ * const options: AttachToNodeServerOptions = { handleRequests: true, maxMessageSize: 1 << 20, pingInterval: 20_000 };
+ * const server = http.createServer();
+ * const detach = attachToNodeServer(server, async (request) => (await upgrade(request)).response, options);
+ * assert.equal(server.listenerCount("request"), 1);
+ * detach();
+ * ```
+ */
 export interface AttachToNodeServerOptions {
   /**
    * Also answer the server's plain requests (its `request` event) with the

@@ -41,7 +41,24 @@ import {
   type SocketChannel,
 } from "../transports/_socket_channel.ts";
 
-/** Options of {@linkcode serve}. */
+/**
+ * Options of {@linkcode serve}.
+ *
+ * @example Limits for a public server
+ * ```ts
+ * import { serve, type ServeOptions } from "@wstream/wstream";
+ *
+ * const options: ServeOptions = {
+ *   port: 0,
+ *   maxConnections: 1_000,
+ *   maxMessageSize: 1 << 20,
+ *   pingInterval: 20_000,
+ *   onListen: ({ hostname, port }) => console.log(`listening on ${hostname}:${port}`),
+ * };
+ * const server = serve(options, () => new Response("hello"));
+ * await server.shutdown();
+ * ```
+ */
 export interface ServeOptions {
   /**
    * The TCP port; 0 picks a free ephemeral port (read it from `addr.port`
@@ -203,7 +220,20 @@ export interface ServeOptions {
   onError?: (error: unknown) => Response | Promise<Response>;
 }
 
-/** A running server, as {@linkcode serve} returns it. */
+/**
+ * A running server, as {@linkcode serve} returns it.
+ *
+ * @example Wait for the port, answer a request, shut down
+ * ```ts
+ * import { type Server, serve } from "@wstream/wstream";
+ * import assert from "node:assert/strict";
+ *
+ * const server: Server = serve({ port: 0 }, () => new Response("hello"));
+ * const { port } = await server.listening;
+ * assert.equal(await (await fetch(`http://127.0.0.1:${port}/`)).text(), "hello");
+ * await server.shutdown(); // the same promise as server.finished
+ * ```
+ */
 export interface Server {
   /**
    * The address the server listens on, with the actual port. On Node, which

@@ -39,6 +39,20 @@ import type {
  * ({@linkcode serve}'s, {@linkcode attachToNodeServer}'s or
  * {@linkcode bunServeOptions}'s options; under `Deno.serve`, the defaults
  * of `serve()`).
+ *
+ * @example A chat endpoint for one site, with tighter limits
+ * ```ts
+ * import { serve, type ServerUpgradeOptions, upgrade } from "@wstream/wstream";
+ *
+ * const options: ServerUpgradeOptions = {
+ *   protocols: ["chat"],
+ *   origin: ["https://example.com"],
+ *   maxMessageSize: 64 * 1024,
+ *   idleTimeout: 60_000,
+ * };
+ * const server = serve({ port: 0 }, async (request) => (await upgrade(request, options)).response);
+ * await server.shutdown();
+ * ```
  */
 export interface ServerUpgradeOptions extends UpgradeOptions {
   /**
@@ -158,7 +172,20 @@ export interface ServerUpgradeOptions extends UpgradeOptions {
   remoteAddr?: NetAddr;
 }
 
-/** What {@linkcode upgrade} resolves with. */
+/**
+ * What {@linkcode upgrade} resolves with.
+ *
+ * @example A refused upgrade has no socket
+ * ```ts
+ * import { upgrade, type UpgradeResult } from "@wstream/wstream";
+ * import assert from "node:assert/strict";
+ *
+ * const result: UpgradeResult = await upgrade(new Request("http://localhost/chat"));
+ * assert.equal(result.socket, null);
+ * assert.equal(result.response.status, 400); // return it from the handler as is
+ * assert.equal(await result.response.text(), `Missing Upgrade header: expected "websocket"`);
+ * ```
+ */
 export interface UpgradeResult {
   /**
    * The response the handler must return: the 101 answer when the upgrade

@@ -8,7 +8,20 @@
  * @module
  */
 
-/** A TCP address as Deno reports it (`Deno.NetAddr`). */
+/**
+ * A TCP address as Deno reports it (`Deno.NetAddr`).
+ *
+ * @example A Deno listener's address fits
+ * ```ts
+ * import type { DenoNetAddr } from "@wstream/wstream/transports";
+ * import assert from "node:assert/strict";
+ *
+ * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const addr: DenoNetAddr = listener.addr;
+ * assert.equal(addr.transport, "tcp");
+ * listener.close();
+ * ```
+ */
 export interface DenoNetAddr {
   /** `"tcp"` for TCP sockets. */
   transport: string;
@@ -21,6 +34,20 @@ export interface DenoNetAddr {
 /**
  * The part of `Deno.Conn` wstream uses; any `Deno.Conn` of a TCP socket
  * fits.
+ *
+ * @example Any Deno TCP connection fits
+ * ```ts
+ * import { type DenoConn, denoConnection } from "@wstream/wstream/transports";
+ * import assert from "node:assert/strict";
+ *
+ * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const client: DenoConn = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+ * const connection = denoConnection(await listener.accept());
+ * assert.equal(connection.remoteAddr.port, client.localAddr.port);
+ * client.close();
+ * connection.close();
+ * listener.close();
+ * ```
  */
 export interface DenoConn {
   /** The local address. */
@@ -158,6 +185,19 @@ export function getBun(): BunNamespace | undefined {
  * The part of a `node:net` `Socket` (or `node:tls` `TLSSocket`) wstream
  * uses; sockets of `net.createServer`, `net.connect`, `tls.connect` and
  * those of the `node:http` `upgrade` event fit, on Node, Deno and Bun.
+ *
+ * @example A node:net socket fits
+ * ```ts
+ * import { type NodeSocketLike, nodeConnection } from "@wstream/wstream/transports";
+ * import * as net from "node:net";
+ * import assert from "node:assert/strict";
+ *
+ * const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+ *   const fits: NodeSocketLike = socket; // so does a node:tls TLSSocket
+ *   nodeConnection(fits).close();
+ * });
+ * assert.equal(server.listening, false); // call server.listen(port) to serve
+ * ```
  */
 export interface NodeSocketLike {
   /** The peer's IP address. */

@@ -41,7 +41,18 @@ import type {
   TcpListenOptions,
 } from "./tcp_connection.ts";
 
-/** Receive-side buffering of the Bun transport. */
+/**
+ * Receive-side buffering of the Bun transport.
+ *
+ * @example Pause a socket once 16 KiB wait unread
+ * ```ts
+ * import type { BunReadOptions } from "@wstream/wstream/transports";
+ *
+ * // Pass as the last argument of listenBun() or connectBun() (Bun only).
+ * const readOptions: BunReadOptions = { highWaterMark: 16 * 1024 };
+ * console.log(readOptions);
+ * ```
+ */
 export interface BunReadOptions {
   /**
    * Bytes queued in the readable before the socket is paused.

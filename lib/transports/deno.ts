@@ -36,7 +36,19 @@ import type {
 
 export type { DenoConn, DenoNetAddr } from "./_runtime_types.ts";
 
-/** Read buffer sizing of {@linkcode denoConnection}. */
+/**
+ * Read buffer sizing of {@linkcode denoConnection}.
+ *
+ * @example Smaller idle buffers, larger reads under load
+ * ```ts
+ * import { type DenoReadOptions, listenDeno } from "@wstream/wstream/transports";
+ *
+ * const readOptions: DenoReadOptions = { minReadSize: 512, maxReadSize: 256 * 1024 };
+ * const listener = listenDeno({ port: 0 }, (connection) => connection.close(), readOptions);
+ * listener.close();
+ * await listener.closed;
+ * ```
+ */
 export interface DenoReadOptions {
   /**
    * The size of the buffer a waiting read holds: the per-connection idle

@@ -37,7 +37,20 @@ import type {
 
 export type { NodeSocketLike } from "./_runtime_types.ts";
 
-/** Receive-side buffering of the Node transport. */
+/**
+ * Receive-side buffering of the Node transport.
+ *
+ * @example Pause a socket once 16 KiB wait unread
+ * ```ts
+ * import { listenNode, type NodeReadOptions } from "@wstream/wstream/transports";
+ *
+ * const readOptions: NodeReadOptions = { highWaterMark: 16 * 1024 };
+ * const listener = listenNode({ port: 0 }, (connection) => connection.close(), readOptions);
+ * await listener.listening;
+ * listener.close();
+ * await listener.closed;
+ * ```
+ */
 export interface NodeReadOptions {
   /**
    * Bytes queued in the readable before the socket is paused.
@@ -47,7 +60,21 @@ export interface NodeReadOptions {
   highWaterMark?: number;
 }
 
-/** Options of {@linkcode listenNode}. */
+/**
+ * Options of {@linkcode listenNode}.
+ *
+ * @example Give TLS clients 5 s to finish their handshake
+ * ```ts
+ * import { listenNode, type NodeListenOptions } from "@wstream/wstream/transports";
+ *
+ * // With `cert` and `key` (PEM) the listener speaks TLS; without, plain TCP.
+ * const options: NodeListenOptions = { port: 0, tlsHandshakeTimeout: 5_000 };
+ * const listener = listenNode(options, (connection) => connection.close());
+ * console.log(`listening on ${(await listener.listening).port}`);
+ * listener.close();
+ * await listener.closed;
+ * ```
+ */
 export interface NodeListenOptions extends TcpListenOptions {
   /**
    * With TLS, how long in milliseconds a client has to complete the TLS

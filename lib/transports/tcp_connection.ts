@@ -5,7 +5,18 @@
  * @module
  */
 
-/** A TCP endpoint address. */
+/**
+ * A TCP endpoint address.
+ *
+ * @example Format an address for a log line
+ * ```ts
+ * import type { NetAddr } from "@wstream/wstream/transports";
+ * import assert from "node:assert/strict";
+ *
+ * const format = (addr: NetAddr): string => `${addr.hostname}:${addr.port}`;
+ * assert.equal(format({ hostname: "127.0.0.1", port: 8080 }), "127.0.0.1:8080");
+ * ```
+ */
 export interface NetAddr {
   /** The IP address, such as `"127.0.0.1"`. */
   hostname: string;
@@ -37,6 +48,20 @@ export interface NetAddr {
  *   or calling {@linkcode TcpConnection.close} closes the socket at once.
  *   All are idempotent. Per the Streams standard, `writable.abort()` waits
  *   for a write in flight; `close()` and `readable.cancel()` do not.
+ *
+ * @example Connect, read the addresses, close
+ * ```ts
+ * import { connectTcp, listenTcp, type TcpConnection } from "@wstream/wstream/transports";
+ * import assert from "node:assert/strict";
+ *
+ * const listener = listenTcp({ port: 0 }, (connection) => connection.close());
+ * const connection: TcpConnection = await connectTcp({ port: listener.addr.port });
+ * assert.equal(connection.remoteAddr.port, listener.addr.port);
+ * connection.close();
+ * await connection.closed;
+ * listener.close();
+ * await listener.closed;
+ * ```
  */
 export interface TcpConnection {
   /** The bytes received, one fresh chunk per socket read. */
@@ -56,7 +81,21 @@ export interface TcpConnection {
   close(): void;
 }
 
-/** A listening TCP socket. */
+/**
+ * A listening TCP socket.
+ *
+ * @example Wait for the bound port, then stop
+ * ```ts
+ * import { listenTcp, type TcpListener } from "@wstream/wstream/transports";
+ * import assert from "node:assert/strict";
+ *
+ * const listener: TcpListener = listenTcp({ port: 0 }, (connection) => connection.close());
+ * const addr = await listener.listening; // the actual port, once bound
+ * assert.notEqual(addr.port, 0);
+ * listener.close();
+ * await listener.closed;
+ * ```
+ */
 export interface TcpListener {
   /**
    * The address it listens on, with the actual port when 0 was asked. On
@@ -79,7 +118,22 @@ export interface TcpListener {
   close(): void;
 }
 
-/** Options of the transports' `listen*` functions. */
+/**
+ * Options of the transports' `listen*` functions.
+ *
+ * @example Listen on loopback, on a free port
+ * ```ts
+ * import { listenTcp, type TcpListenOptions } from "@wstream/wstream/transports";
+ * import assert from "node:assert/strict";
+ *
+ * // Add `cert` and `key` (PEM) to speak TLS.
+ * const options: TcpListenOptions = { hostname: "127.0.0.1", port: 0 };
+ * const listener = listenTcp(options, (connection) => connection.close());
+ * assert.equal((await listener.listening).hostname, "127.0.0.1");
+ * listener.close();
+ * await listener.closed;
+ * ```
+ */
 export interface TcpListenOptions {
   /**
    * The server's certificate chain, PEM. With `key`, the listener speaks
@@ -118,7 +172,21 @@ export interface TcpListenOptions {
   reusePort?: boolean;
 }
 
-/** Options of the transports' `connect*` functions. */
+/**
+ * Options of the transports' `connect*` functions.
+ *
+ * @example Connect to a local listener
+ * ```ts
+ * import { connectTcp, listenTcp, type TcpConnectOptions } from "@wstream/wstream/transports";
+ *
+ * const listener = listenTcp({ port: 0 }, (connection) => connection.close());
+ * const options: TcpConnectOptions = { hostname: "127.0.0.1", port: listener.addr.port };
+ * const connection = await connectTcp(options);
+ * connection.close();
+ * listener.close();
+ * await listener.closed;
+ * ```
+ */
 export interface TcpConnectOptions {
   /**
    * The host to connect to.
@@ -137,7 +205,20 @@ export interface TcpConnectOptions {
   tls?: TlsConnectOptions;
 }
 
-/** The TLS part of {@linkcode TcpConnectOptions}. */
+/**
+ * The TLS part of {@linkcode TcpConnectOptions}.
+ *
+ * @example Trust a private CA and check the name the certificate carries
+ * ```ts
+ * import type { TcpConnectOptions, TlsConnectOptions } from "@wstream/wstream/transports";
+ * import assert from "node:assert/strict";
+ *
+ * const privateCa = "-----BEGIN CERTIFICATE-----\n...\n-----END CERTIFICATE-----\n"; // your CA, PEM
+ * const tls: TlsConnectOptions = { caCerts: [privateCa], serverName: "ws.internal" };
+ * const options: TcpConnectOptions = { hostname: "10.0.0.5", port: 443, tls };
+ * assert.equal(options.tls?.serverName, "ws.internal"); // pass to connectTcp(options)
+ * ```
+ */
 export interface TlsConnectOptions {
   /**
    * Certificates (PEM) trusted as roots in addition to the runtime's
