@@ -30,6 +30,26 @@ export const scheduleMacrotask: (task: () => void) => void =
     : (task) => setTimeout(task, 0);
 
 /**
+ * The bytes of a `BufferSource` (any `ArrayBufferView`, `ArrayBuffer` or
+ * `SharedArrayBuffer`) as a `Uint8Array` view, without copying; `null` for
+ * any other value.
+ */
+export function bufferSourceBytes(value: unknown): Uint8Array | null {
+  if (value instanceof Uint8Array) return value;
+  if (ArrayBuffer.isView(value)) {
+    return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  }
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  if (
+    typeof SharedArrayBuffer === "function" &&
+    value instanceof SharedArrayBuffer
+  ) {
+    return new Uint8Array(value);
+  }
+  return null;
+}
+
+/**
  * Converts a written value the way the WHATWG `WebSocketStream` write
  * algorithm does: a `string` or `BufferSource` is returned as bytes or
  * text; anything else is converted to a USVString (`${value}`, lone
@@ -43,21 +63,8 @@ export function toSendable(
   message: unknown,
 ): string | Uint8Array {
   if (typeof message === "string") return message;
-  if (message instanceof Uint8Array) return message;
-  if (ArrayBuffer.isView(message)) {
-    return new Uint8Array(
-      message.buffer,
-      message.byteOffset,
-      message.byteLength,
-    );
-  }
-  if (message instanceof ArrayBuffer) return new Uint8Array(message);
-  if (
-    typeof SharedArrayBuffer === "function" &&
-    message instanceof SharedArrayBuffer
-  ) {
-    return new Uint8Array(message);
-  }
+  const bytes = bufferSourceBytes(message);
+  if (bytes !== null) return bytes;
   // ToString, as IDL does: unlike String(), it throws for a Symbol.
   return `${message}`.toWellFormed();
 }
@@ -75,6 +82,45 @@ export function closeInfoOfReason(
   if (reason.closeCode !== undefined) info.closeCode = reason.closeCode;
   if (reason.reason !== "") info.reason = reason.reason;
   return info;
+}
+
+/** What `close()` takes. */
+type CloseRequest = (info?: { closeCode?: number; reason?: string }) => void;
+
+/**
+ * `readable` was cancelled: closes as its reason says (a
+ * {@linkcode WebSocketError}'s code and reason, WHATWG), or, for any other
+ * reason (a `break` out of `for await`), at the next macrotask, so that a
+ * `close()` in this turn decides the code.
+ *
+ * @throws {RangeError} If the reason's code cannot be sent (a plain close
+ * is scheduled first).
+ */
+export function closeForCancel(reason: unknown, close: CloseRequest): void {
+  const info = closeInfoOfReason(reason);
+  if (info !== null) {
+    try {
+      close(info);
+      return;
+    } catch (error) {
+      scheduleMacrotask(() => close());
+      throw error;
+    }
+  }
+  scheduleMacrotask(() => close());
+}
+
+/**
+ * `writable` was aborted: closes with the reason's code and reason when it
+ * is a sendable {@linkcode WebSocketError}, else without a code.
+ */
+export function closeForAbort(reason: unknown, close: CloseRequest): void {
+  const info = closeInfoOfReason(reason) ?? {};
+  try {
+    close(info);
+  } catch {
+    close();
+  }
 }
 
 /** Calls a user callback; what it throws is reported, never propagated. */

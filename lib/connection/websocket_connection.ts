@@ -18,7 +18,8 @@ import { Protocol } from "../core/protocol.ts";
 import { StreamPairChannel } from "./_stream_pair_channel.ts";
 import {
   callUser,
-  closeInfoOfReason,
+  closeForAbort,
+  closeForCancel,
   pingPayload,
   PingTracker,
   scheduleMacrotask,
@@ -500,28 +501,12 @@ export class WebSocketConnection implements WebSocketStreamLike {
   /** `readable` was cancelled: close as its reason says (WHATWG). */
   #onCancel(reason: unknown): void {
     this.#messagesDone = true;
-    const info = closeInfoOfReason(reason);
-    if (info !== null) {
-      try {
-        this.close(info);
-        return;
-      } catch (error) {
-        scheduleMacrotask(() => this.close());
-        throw error;
-      }
-    }
-    // `break` out of `for await`: a close() in this turn decides the code.
-    scheduleMacrotask(() => this.close());
+    closeForCancel(reason, (info) => this.close(info));
   }
 
   /** `writable` was aborted: its queued writes were dropped. */
   #onAbort(reason: unknown): void {
-    const info = closeInfoOfReason(reason) ?? {};
-    try {
-      this.close(info);
-    } catch {
-      this.close();
-    }
+    closeForAbort(reason, (info) => this.close(info));
     // Every write the stream still had was dropped.
     this.#requestClose(undefined, "", this.#writesProcessed);
   }

@@ -8,6 +8,7 @@
 
 import { FrameEncoder } from "../core/frame_encoder.ts";
 import { broadcastPortOf } from "../connection/_broadcast.ts";
+import { bufferSourceBytes } from "../connection/_socket_extras.ts";
 import type { BroadcastPort, NativeTopics } from "../connection/_broadcast.ts";
 import type { WebSocketStreamLike } from "../connection/websocket_stream_like.ts";
 import { PerMessageDeflate } from "../extensions/permessage_deflate.ts";
@@ -825,15 +826,8 @@ function frameOf(opcode: number, rsv: number, payload: Uint8Array): Uint8Array {
 
 function messageOf(message: string | BufferSource): BackplaneMessage {
   if (typeof message === "string") return message;
-  if (message instanceof Uint8Array) return message;
-  if (ArrayBuffer.isView(message)) {
-    return new Uint8Array(
-      message.buffer,
-      message.byteOffset,
-      message.byteLength,
-    );
-  }
-  if (message instanceof ArrayBuffer) return new Uint8Array(message);
+  const bytes = bufferSourceBytes(message);
+  if (bytes !== null) return bytes;
   throw new TypeError(
     `Cannot publish ${typeof message} ${
       String(message)
