@@ -21,26 +21,8 @@ import type {
   WebSocketStreamLike,
 } from "../../mod.ts";
 import { timeout } from "../_test_utils.ts";
-
-interface DenoLike {
-  serve(
-    options: { port: number; hostname: string; onListen?: () => void },
-    handler: (request: Request) => Response | Promise<Response>,
-  ): { addr: { port: number }; shutdown(): Promise<void> };
-}
-interface BunLike {
-  serve(options: Record<string, unknown>): {
-    port: number;
-    stop(closeActiveConnections?: boolean): unknown;
-  };
-}
-export const Deno = (globalThis as { Deno?: DenoLike }).Deno;
-export const Bun = (globalThis as { Bun?: BunLike }).Bun;
-export const runtime = Deno !== undefined
-  ? "Deno"
-  : Bun !== undefined
-  ? "Bun"
-  : "Node";
+import { Bun, Deno, runtime } from "../_runtimes.ts";
+export { Bun, Deno, runtime };
 
 /** A running server whose sockets subscribe to `topic` of a hub. */
 export interface HubServer {

@@ -20,28 +20,9 @@ import {
   upgradeRequestHead,
 } from "../_shared_handler.ts";
 import { testBytes, timeout } from "../_test_utils.ts";
+import { Bun, Deno, runtime } from "../_runtimes.ts";
 
 const TEST_TIMEOUT = 30_000;
-
-interface DenoLike {
-  serve(
-    options: { port: number; hostname: string; onListen?: () => void },
-    handler: (request: Request) => Response | Promise<Response>,
-  ): { addr: { port: number }; shutdown(): Promise<void> };
-}
-interface BunLike {
-  serve(options: Record<string, unknown>): {
-    port: number;
-    stop(closeActiveConnections?: boolean): unknown;
-  };
-}
-const Deno = (globalThis as { Deno?: DenoLike }).Deno;
-const Bun = (globalThis as { Bun?: BunLike }).Bun;
-const runtime = Deno !== undefined
-  ? "Deno"
-  : Bun !== undefined
-  ? "Bun"
-  : "Node";
 
 /** A running server with the shared handler. */
 interface Placement {

@@ -32,31 +32,9 @@ import {
   text,
 } from "../_raw_client.ts";
 import { delay, Inbox, timeout } from "../_test_utils.ts";
+import { Bun, Deno, runtime } from "../_runtimes.ts";
 
 const TEST_TIMEOUT = 30_000;
-
-interface DenoLike {
-  serve(
-    options: { port: number; hostname: string; onListen?: () => void },
-    handler: (
-      request: Request,
-      info: { remoteAddr: { hostname: string; port: number } },
-    ) => Response | Promise<Response>,
-  ): { addr: { port: number }; shutdown(): Promise<void> };
-}
-interface BunLike {
-  serve(options: Record<string, unknown>): {
-    port: number;
-    stop(closeActiveConnections?: boolean): unknown;
-  };
-}
-const Deno = (globalThis as { Deno?: DenoLike }).Deno;
-const Bun = (globalThis as { Bun?: BunLike }).Bun;
-const runtime = Deno !== undefined
-  ? "Deno"
-  : Bun !== undefined
-  ? "Bun"
-  : "Node";
 
 /** The upgraded sockets of a server, as they open. */
 interface Upgraded {
