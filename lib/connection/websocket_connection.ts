@@ -216,6 +216,15 @@ export interface WebSocketConnectionOptions {
 
 const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
 /**
+ * How many bytes of automatic replies (pongs) may be produced while the
+ * transport is backed up (`writableHighWaterMark` bytes not yet taken)
+ * before wstream stops reading from the peer: a peer that floods pings and
+ * never reads is then slowed through TCP, like a slow reader of messages.
+ * Only automatic replies pause reading, so two peers both writing heavily
+ * never wait on each other.
+ */
+const AUTO_REPLY_ALLOWANCE = 64 * 1024;
+/**
  * Queued chunks (broadcast frames and what preceded them) up to this many
  * bytes in all leave in one transport write, copied together; more are
  * written one by one, uncopied.
@@ -342,6 +351,8 @@ export class WebSocketConnection implements WebSocketStreamLike {
   #queuedLength = 0;
   #drained: (() => void) | null = null;
   #transportFailed = false;
+  /** Bytes of pongs produced since the transport backed up. */
+  #autoReplyBacklog = 0;
   /** The transport is being closed: nothing more is written or read. */
   #transportClosing = false;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
@@ -563,6 +574,7 @@ export class WebSocketConnection implements WebSocketStreamLike {
       wanted = true;
     } else {
       wanted = !this.#waitingForApp &&
+        this.#autoReplyBacklog <= AUTO_REPLY_ALLOWANCE &&
         (protocol.state !== "OPEN" || this.#messagesDone ||
           (this.#messages!.desiredSize ?? 1) > 0);
     }
@@ -616,6 +628,11 @@ export class WebSocketConnection implements WebSocketStreamLike {
       } else if (type === "pong") {
         callUser(this.onpong, event.data);
         this.#pings?.pong(event.data);
+      } else if (
+        type === "ping" && this.#inflight >= this.#writableHighWaterMark()
+      ) {
+        // Its pong waits behind a backed-up transport.
+        this.#autoReplyBacklog += event.data.length + 2;
       }
     }
     if (protocol.closePending && !this.#transportFailed) {
@@ -799,13 +816,17 @@ export class WebSocketConnection implements WebSocketStreamLike {
     this.#channel!.write(bytes).then(
       () => {
         this.#inflight -= length;
-        if (
-          this.#drained !== null &&
-          this.#inflight < this.#writableHighWaterMark()
-        ) {
-          const drained = this.#drained;
-          this.#drained = null;
-          drained();
+        if (this.#inflight < this.#writableHighWaterMark()) {
+          if (this.#drained !== null) {
+            const drained = this.#drained;
+            this.#drained = null;
+            drained();
+          }
+          if (this.#autoReplyBacklog !== 0) {
+            // The transport caught up: read the peer again.
+            this.#autoReplyBacklog = 0;
+            this.#updateReading();
+          }
         }
       },
       () => this.#abandonTransport(),
