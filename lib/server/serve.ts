@@ -12,6 +12,7 @@
 
 import {
   answer,
+  closeGracefully,
   type ExchangeContext,
   type ExchangeLimits,
   serveExchange,
@@ -163,8 +164,13 @@ export interface ServeOptions {
   /**
    * The most TCP connections served at once: WebSockets, requests in
    * progress and clients still sending their head. A connection beyond it
-   * is answered `503 Service Unavailable` with the reason as plain text and
-   * closed. (On Node with TLS, connections count once their TLS handshake
+   * is answered `503 Service Unavailable` with `Retry-After: 1` and the
+   * reason as plain text, written once as preformatted bytes without
+   * parsing the request, and closed. Up to 1,024 refusals at once close
+   * gracefully (reading and discarding the request until the client
+   * closes, at most 2 s); beyond, the socket closes right after the 503,
+   * which a client whose request was still arriving may see followed by a
+   * reset. (On Node with TLS, connections count once their TLS handshake
    * is done.)
    *
    * @default {10000}
@@ -275,9 +281,59 @@ const DEFAULT_PING_INTERVAL = 30_000;
 const DEFAULT_SHUTDOWN_TIMEOUT = 5000;
 const DEFAULT_MAX_BODY_SIZE = 16 * 1024 * 1024;
 const DEFAULT_KEEP_ALIVE_TIMEOUT = 5000;
-/** The most 503 answers in progress; beyond, extra connections are closed. */
-const MAX_REFUSING = 1024;
+/**
+ * The most refusals lingering at once (reading and discarding the request
+ * until the client closes, so that closing does not reset the 503 away);
+ * beyond, a refused connection is still written the 503, then closed at once.
+ */
+const MAX_LINGERING_REFUSALS = 1024;
 const MAX_TIMER = 2 ** 31 - 1;
+
+/**
+ * Encodes a complete `503 Service Unavailable` response with a plain-text
+ * reason, `Retry-After: 1` and `Connection: close`, written as is to every
+ * connection refused beyond `maxConnections`.
+ *
+ * @param reason The body.
+ * @returns The response bytes.
+ */
+function encodeRefusal(reason: string): Uint8Array {
+  const body = new TextEncoder().encode(reason);
+  const head = new TextEncoder().encode(
+    "HTTP/1.1 503 Service Unavailable\r\n" +
+      "content-type: text/plain; charset=utf-8\r\n" +
+      `content-length: ${body.length}\r\n` +
+      "retry-after: 1\r\nconnection: close\r\n\r\n",
+  );
+  const bytes = new Uint8Array(head.length + body.length);
+  bytes.set(head);
+  bytes.set(body, head.length);
+  return bytes;
+}
+
+/**
+ * Writes the preformatted refusal, then closes: gracefully (a lingering
+ * close) when `linger`, otherwise at once.
+ *
+ * @param connection The refused socket.
+ * @param refusal The bytes of {@linkcode encodeRefusal}.
+ * @param linger Whether to read and discard until the client closes.
+ */
+async function refuse(
+  connection: TcpConnection,
+  refusal: Uint8Array,
+  linger: boolean,
+): Promise<void> {
+  const channel = requireChannel(connection);
+  try {
+    await channel.write(refusal);
+  } catch {
+    channel.close();
+    return;
+  }
+  if (linger) await closeGracefully(connection);
+  else channel.close();
+}
 
 /** The close code and reason sent to every WebSocket on shutdown. */
 const SHUTDOWN_CLOSE = { closeCode: 1001, reason: "Server shutting down" };
@@ -466,8 +522,12 @@ export function serve(options: ServeOptions, handler: ServeHandler): Server {
   const connections = new Set<TcpConnection>();
   /** Connections still sending their request head, or idle between requests. */
   const inHead = new Set<TcpConnection>();
-  /** Connections being refused with 503. */
+  /** Connections being refused with 503, lingering. */
   const refusing = new Set<TcpConnection>();
+  /** The refusal beyond maxConnections, encoded once. */
+  const refusal = encodeRefusal(
+    `Service unavailable: the server is at its limit of ${maxConnections} connections; retry later`,
+  );
   /** Open WebSockets, to close with 1001 on shutdown. */
   const sockets = new Set<WebSocketStreamLike>();
   /** One per connection: settles once it is closed. */
@@ -508,24 +568,9 @@ export function serve(options: ServeOptions, handler: ServeHandler): Server {
       return;
     }
     if (connections.size >= maxConnections) {
-      if (refusing.size >= MAX_REFUSING) {
-        connection.close();
-        return;
-      }
-      refusing.add(connection);
-      track(
-        connection,
-        answer(
-          connection,
-          textResponse(
-            503,
-            `Service unavailable: the server is at its limit of ${maxConnections} connections; retry later`,
-            { "retry-after": "1" },
-          ),
-          false,
-          context,
-        ),
-      );
+      const linger = refusing.size < MAX_LINGERING_REFUSALS;
+      if (linger) refusing.add(connection);
+      track(connection, refuse(connection, refusal, linger));
       return;
     }
     connections.add(connection);

@@ -8,6 +8,7 @@ import type {
 } from "../../lib/server/serve.ts";
 import { upgrade } from "../../lib/server/upgrade.ts";
 import type { WebSocketStreamLike } from "../../lib/connection/websocket_stream_like.ts";
+import type { TcpConnection } from "../../lib/transports/tcp_connection.ts";
 import { generateSelfSignedCert } from "../_certs.ts";
 import {
   closeFrameInfo,
@@ -547,6 +548,43 @@ describe("serve limits and keepalive", { timeout: TEST_TIMEOUT }, () => {
       }
       assert.equal(served?.status, 200);
     } finally {
+      await server.shutdown();
+    }
+  });
+
+  it("answers 503 with Retry-After to every client of a flood beyond maxConnections, past 1,024 refusals in flight", async () => {
+    const server = await start(() => new Response("ok"), {
+      maxConnections: 1,
+    });
+    const held = await dial(server.addr.port);
+    const refused: TcpConnection[] = [];
+    try {
+      // The held connection takes the only slot; 1,500 clients then connect
+      // at once and keep their sockets open, so that more than 1,024
+      // refusals are in flight together.
+      const answers = await Promise.all(
+        Array.from({ length: 1500 }, async () => {
+          const connection = await dial(server.addr.port);
+          refused.push(connection);
+          const writer = connection.writable.getWriter();
+          await writer.write(latin1("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+            .catch(() => {});
+          writer.releaseLock();
+          return await readAll(connection);
+        }),
+      );
+      const statuses = new Map<string, number>();
+      for (const answer of answers) {
+        const status = answer.slice(0, 12) || "(nothing)";
+        statuses.set(status, (statuses.get(status) ?? 0) + 1);
+      }
+      assert.deepEqual([...statuses], [["HTTP/1.1 503", 1500]]);
+      const response = parseResponse(answers[answers.length - 1]!);
+      assert.equal(response.headers.get("retry-after"), "1");
+      assert.match(response.body, /limit of 1 connections/);
+    } finally {
+      held.close();
+      for (const connection of refused) connection.close();
       await server.shutdown();
     }
   });
