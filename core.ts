@@ -1,6 +1,6 @@
 /**
  * The sans-I/O WebSocket core of wstream: no sockets, no timers, no awaits
- * (but the SHA-1 of the handshake). Bytes in, frames, events and bytes out.
+ * (the handshake's SHA-1 included). Bytes in, frames, events and bytes out.
  *
  * - {@linkcode FrameParser} and {@linkcode FrameEncoder}: RFC 6455 frames,
  *   every frame of a received chunk in one synchronous call.

@@ -112,6 +112,13 @@ export interface ConnectOptions {
    */
   maxMessageSize?: number;
   /**
+   * The most frames one received message may arrive in; more fail with
+   * 1009. 0: no limit (memory follows a message's bytes, not its frames).
+   *
+   * @default {0}
+   */
+  maxFragments?: number;
+  /**
    * How long to wait, in milliseconds, for the server to answer our close
    * frame and close TCP before closing it ourselves.
    *
@@ -142,6 +149,16 @@ export interface ConnectOptions {
    */
   idleTimeout?: number;
   /**
+   * Give up on a server that stopped reading: when writes to it made no
+   * progress for this many milliseconds, it is sent a 1008 close frame
+   * ("Write stalled: the peer is not reading") behind the stuck bytes and
+   * dropped if it has not finished the close handshake `closeTimeout`
+   * later; 0 disables it.
+   *
+   * @default {0}
+   */
+  writeStallTimeout?: number;
+  /**
    * How many bytes of received messages may wait unread in `readable`
    * before wstream stops reading from the socket (text counts its UTF-16
    * length).
@@ -170,10 +187,12 @@ const MAX_TIMER = 2 ** 31 - 1;
 
 const LIMITS = [
   ["maxMessageSize", "bytes"],
+  ["maxFragments", "count"],
   ["closeTimeout", "milliseconds"],
   ["pingInterval", "milliseconds"],
   ["pongTimeout", "milliseconds"],
   ["idleTimeout", "milliseconds"],
+  ["writeStallTimeout", "milliseconds"],
   ["readableHighWaterMark", "bytes"],
   ["writableHighWaterMark", "bytes"],
 ] as const;
@@ -464,14 +483,16 @@ function connectionOptionsOf(
   for (const [name, unit] of LIMITS) {
     const value = options[name];
     if (value === undefined) continue;
-    const valid = unit === "bytes"
-      ? Number.isSafeInteger(value) && value >= 0
-      : typeof value === "number" && value >= 0 && value <= MAX_TIMER;
+    const valid = unit === "milliseconds"
+      ? typeof value === "number" && value >= 0 && value <= MAX_TIMER
+      : Number.isSafeInteger(value) && value >= 0;
     if (!valid) {
       throw new RangeError(
         `Cannot use ${name} ${value}: use a non-negative ${
           unit === "bytes"
             ? "integer number of bytes"
+            : unit === "count"
+            ? "integer"
             : `number of milliseconds up to ${MAX_TIMER}`
         }`,
       );

@@ -17,12 +17,16 @@ import type { CompressionOptions } from "../extensions/compression_options.ts";
 export interface ServerConnectionDefaults {
   /** The largest message accepted, in bytes. */
   readonly maxMessageSize?: number;
+  /** The most frames a received message may arrive in; 0: no limit. */
+  readonly maxFragments?: number;
   /** Close with 1001 after this many ms without receiving anything; 0: never. */
   readonly idleTimeout?: number;
   /** Send a keepalive ping every this many ms; 0: never. */
   readonly pingInterval?: number;
   /** How long after a ping the peer must have sent something, in ms. */
   readonly pongTimeout?: number;
+  /** Give up on a peer whose writes made no progress this many ms; 0: never. */
+  readonly writeStallTimeout?: number;
   /** How long to wait for the peer's close frame after ours, in ms. */
   readonly closeTimeout?: number;
   /**

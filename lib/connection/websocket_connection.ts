@@ -168,6 +168,12 @@ export interface WebSocketConnectionOptions {
    */
   maxMessageSize?: number;
   /**
+   * The most frames one received message may arrive in; more fail with
+   * 1009. 0: no limit (memory follows a message's bytes, not its frames).
+   * @default {0}
+   */
+  maxFragments?: number;
+  /**
    * How long to wait, in milliseconds, for the peer to answer our close
    * frame (and, for a client, for the server to close TCP) before closing
    * the transport ourselves.
@@ -206,6 +212,19 @@ export interface WebSocketConnectionOptions {
    * @default {0}
    */
   idleTimeout?: number;
+  /**
+   * Give up on a peer that stopped reading: when bytes have waited for the
+   * transport this many milliseconds with none taken (TCP's window stayed
+   * closed), a 1008 close frame ("Write stalled: the peer is not reading")
+   * is queued behind them, and the transport is closed if the peer has not
+   * finished the close handshake `closeTimeout` later; `closed` reports
+   * 1008. Separate from keepalive: while writes are stalled, or reading is
+   * paused because the application is behind, a missing pong is not held
+   * against the peer. Checked at the keepalive timer's granularity (half
+   * the smallest of the intervals); 0 disables it.
+   * @default {0}
+   */
+  writeStallTimeout?: number;
   /**
    * The peer's address, reported as `remoteAddr` (the servers and the
    * client pass the TCP peer's).
@@ -368,6 +387,10 @@ export class WebSocketConnection implements WebSocketStreamLike {
   /** The keepalive period this connection ticks at; 0: not ticking. */
   #keepalivePeriod = 0;
   #peerDead = false;
+  /** Writes the transport completed: progress for the write-stall check. */
+  #writesCompleted = 0;
+  /** `#writesCompleted` at the previous keepalive tick. */
+  #writesCompletedAtTick = 0;
 
   /**
    * Starts a connection over `transport`, which may still be on its way (a
@@ -396,6 +419,9 @@ export class WebSocketConnection implements WebSocketStreamLike {
     const protocolOptions: ConstructorParameters<typeof Protocol>[0] = {
       role: options.role,
     };
+    if (options.maxFragments !== undefined) {
+      protocolOptions.maxFragments = options.maxFragments;
+    }
     if (options.maxMessageSize !== undefined) {
       protocolOptions.maxMessageSize = options.maxMessageSize;
     }
@@ -815,6 +841,7 @@ export class WebSocketConnection implements WebSocketStreamLike {
     this.#inflight += length;
     this.#channel!.write(bytes).then(
       () => {
+        this.#writesCompleted++;
         this.#inflight -= length;
         if (this.#inflight < this.#writableHighWaterMark()) {
           if (this.#drained !== null) {
@@ -1006,7 +1033,14 @@ export class WebSocketConnection implements WebSocketStreamLike {
         this.#stopKeepalive();
         return;
       }
-      switch (keepalive.tick(Date.now())) {
+      const completed = this.#writesCompleted + (this.#channel?.progress ?? 0);
+      const now = Date.now();
+      // Paused by our own backpressure: its pong may be waiting unread.
+      if (!this.#receiving) keepalive.notReading(now);
+      const writesStalled = this.#inflight > 0 &&
+        completed === this.#writesCompletedAtTick;
+      this.#writesCompletedAtTick = completed;
+      switch (keepalive.tick(now, writesStalled)) {
         case "ping":
           protocol.sendPing();
           this.#flush();
@@ -1025,6 +1059,18 @@ export class WebSocketConnection implements WebSocketStreamLike {
           protocol.fail(CloseCode.InternalError, "Keepalive timeout");
           this.#flush();
           this.#abandonTransport();
+          return;
+        case "stalled":
+          // The close frame queues behind the stuck bytes; closing the
+          // transport waits closeTimeout for them, then drops it.
+          this.#stopKeepalive();
+          protocol.fail(
+            CloseCode.PolicyViolation,
+            "Write stalled: the peer is not reading",
+          );
+          this.#flush();
+          this.#afterFlush();
+          this.#updateReading();
           return;
       }
     }

@@ -37,6 +37,7 @@ export type ProtocolErrorCode =
   | "WS_ERR_INVALID_LENGTH"
   | "WS_ERR_FRAME_TOO_BIG"
   | "WS_ERR_MESSAGE_TOO_BIG"
+  | "WS_ERR_TOO_MANY_FRAGMENTS"
   | "WS_ERR_UNEXPECTED_CONTINUATION"
   | "WS_ERR_EXPECTED_CONTINUATION"
   | "WS_ERR_INVALID_UTF8"
@@ -68,6 +69,7 @@ export const PROTOCOL_ERROR_CLOSE_CODES: Readonly<
   WS_ERR_INVALID_LENGTH: CloseCode.ProtocolError,
   WS_ERR_FRAME_TOO_BIG: CloseCode.MessageTooBig,
   WS_ERR_MESSAGE_TOO_BIG: CloseCode.MessageTooBig,
+  WS_ERR_TOO_MANY_FRAGMENTS: CloseCode.MessageTooBig,
   WS_ERR_UNEXPECTED_CONTINUATION: CloseCode.ProtocolError,
   WS_ERR_EXPECTED_CONTINUATION: CloseCode.ProtocolError,
   WS_ERR_INVALID_UTF8: CloseCode.InvalidPayload,

@@ -8,6 +8,7 @@
 
 import { HandshakeError } from "./errors.ts";
 import { decodeBase64, encodeBase64 } from "./_base64.ts";
+import { sha1 } from "./_sha1.ts";
 import {
   acceptDeflateAnswer,
   type DeflateClientOptions,
@@ -65,12 +66,13 @@ const HANDSHAKE_RESPONSE_HEADERS = [
  * );
  * ```
  */
-export async function acceptKey(key: string): Promise<string> {
-  const digest = await crypto.subtle.digest(
-    "SHA-1",
-    new TextEncoder().encode(key + WEBSOCKET_GUID),
-  );
-  return encodeBase64(new Uint8Array(digest));
+export function acceptKey(key: string): Promise<string> {
+  return Promise.resolve(acceptKeyNow(key));
+}
+
+/** {@linkcode acceptKey}, computed in this turn (no await). */
+function acceptKeyNow(key: string): string {
+  return encodeBase64(sha1(new TextEncoder().encode(key + WEBSOCKET_GUID)));
 }
 
 // ---------------------------------------------------------------------------
@@ -262,6 +264,11 @@ class SwitchingProtocolsResponse extends Response {
  * `extensions` is `""`, `deflate` is `null`, and the header is ignored
  * (RFC 6455 §9.1 allows it).
  *
+ * The answer is computed in the turn of the call (no I/O, no timer: the
+ * SHA-1 of `Sec-WebSocket-Accept` is synchronous), so the returned promise
+ * is already settled: a server that must upgrade before its next turn
+ * (`Bun.serve`) can await it.
+ *
  * @param request The HTTP request that asks for the upgrade.
  * @param options Subprotocols, allowed origins and extra response headers.
  * @returns The accepted answer with its 101 response, or the refusal.
@@ -329,10 +336,22 @@ class SwitchingProtocolsResponse extends Response {
  * assert.match(await answer.response.text(), /Upgrade/);
  * ```
  */
-export async function answerUpgrade(
+export function answerUpgrade(
   request: Request,
   options: UpgradeOptions = {},
 ): Promise<UpgradeAnswer> {
+  try {
+    return Promise.resolve(answerUpgradeNow(request, options));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/** {@linkcode answerUpgrade}, answered in this turn (no await). */
+function answerUpgradeNow(
+  request: Request,
+  options: UpgradeOptions,
+): UpgradeAnswer {
   const refusal = validateUpgrade(request, options);
   if (refusal) return { accepted: false, response: refusal };
 
@@ -372,7 +391,7 @@ export async function answerUpgrade(
   for (const name of HANDSHAKE_RESPONSE_HEADERS) headers.delete(name);
   headers.set("Upgrade", "websocket");
   headers.set("Connection", "Upgrade");
-  headers.set("Sec-WebSocket-Accept", await acceptKey(key));
+  headers.set("Sec-WebSocket-Accept", acceptKeyNow(key));
   if (protocol !== "") headers.set("Sec-WebSocket-Protocol", protocol);
   if (extensions !== "") headers.set("Sec-WebSocket-Extensions", extensions);
 

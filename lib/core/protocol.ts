@@ -86,6 +86,14 @@ export interface ProtocolOptions {
    */
   maxPayload?: number;
   /**
+   * The most frames one message may arrive in; more fail with 1009
+   * (`WS_ERR_TOO_MANY_FRAGMENTS`). 0: no limit, since the memory of a
+   * fragmented message follows its bytes (bounded by `maxMessageSize`), not
+   * its frame count: small fragments are copied together.
+   * @default {0}
+   */
+  maxFragments?: number;
+  /**
    * Answer every ping with a pong carrying the same payload.
    * @default {true}
    */
@@ -182,6 +190,9 @@ export class Protocol {
   // The data message being reassembled (opcode 0 when none).
   #messageOpcode = 0;
   #messageRsv = 0;
+  /** Frames of the message being reassembled so far. */
+  #fragments = 0;
+  readonly #maxFragments: number;
   // Allocated with the first fragmented message: idle connections hold none.
   #messageBuffer: ByteAccumulator | null = null;
   #validating = false;
@@ -197,6 +208,12 @@ export class Protocol {
   constructor(options: ProtocolOptions) {
     this.#role = options.role;
     this.#maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_PAYLOAD;
+    this.#maxFragments = options.maxFragments ?? 0;
+    if (!Number.isSafeInteger(this.#maxFragments) || this.#maxFragments < 0) {
+      throw new RangeError(
+        `Invalid maxFragments ${this.#maxFragments}: pass an integer >= 0 (0: no limit)`,
+      );
+    }
     if (
       !Number.isSafeInteger(this.#maxMessageSize) || this.#maxMessageSize < 0
     ) {
@@ -587,6 +604,16 @@ export class Protocol {
         `Received a message of more than ${this.#maxMessageSize} bytes, over the limit`,
       );
     }
+    if (fin) {
+      this.#fragments = 0;
+    } else if (
+      ++this.#fragments >= this.#maxFragments && this.#maxFragments !== 0
+    ) {
+      throw new WebSocketProtocolError(
+        "WS_ERR_TOO_MANY_FRAGMENTS",
+        `Received a message in more than ${this.#maxFragments} frames, over the limit`,
+      );
+    }
     const text = this.#messageOpcode === Opcode.Text && this.#messageRsv === 0;
     if (fin && buffered === 0 && this.#frameBytesValidated === 0) {
       // Fast path: a whole message in one frame.
@@ -681,10 +708,14 @@ export class Protocol {
   #validatePartialFrame(): void {
     const partial = this.#parser.partialFrame();
     if (partial === null || partial.received.length === 0) return;
-    const text = partial.opcode === Opcode.Text
-      ? partial.rsv === 0
-      : partial.opcode === Opcode.Continuation &&
-        this.#messageOpcode === Opcode.Text && this.#messageRsv === 0;
+    // Only a frame that will join a text message: a new data frame inside a
+    // fragmented message, or a continuation with RSV bits, fails with 1002
+    // when it completes, however its bytes arrive.
+    const text = partial.rsv === 0 &&
+      (partial.opcode === Opcode.Text
+        ? this.#messageOpcode === 0
+        : partial.opcode === Opcode.Continuation &&
+          this.#messageOpcode === Opcode.Text && this.#messageRsv === 0);
     if (!text) return;
     this.#validating = true;
     const fresh = partial.received.subarray(this.#frameBytesValidated);

@@ -58,6 +58,7 @@ export const STATUS_TEXT: Record<number, string> = {
   410: "Gone",
   411: "Length Required",
   413: "Content Too Large",
+  414: "URI Too Long",
   415: "Unsupported Media Type",
   417: "Expectation Failed",
   422: "Unprocessable Content",

@@ -18,6 +18,17 @@ import {
   TOKEN,
 } from "./_head_collector.ts";
 
+const DEFAULT_MAX_HEADER_COUNT = 100;
+const DEFAULT_MAX_LINE_SIZE = 8192;
+
+/** Checks a limit: a positive safe integer, else a RangeError. */
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new RangeError(`Invalid ${name} ${value}: pass a positive integer`);
+  }
+  return value;
+}
+
 /**
  * Options of {@linkcode HttpHeadReader}.
  *
@@ -40,6 +51,21 @@ export interface HttpHeadReaderOptions {
    * @default {16384}
    */
   maxHeadSize?: number;
+  /**
+   * The most header lines (fields, continuation lines included) the head
+   * may have. More fail with status 431.
+   *
+   * @default {100}
+   */
+  maxHeaderCount?: number;
+  /**
+   * The most bytes one line of the head may take, CRLF included. A longer
+   * request line fails with status 414 (URI Too Long), a longer field line
+   * with 431.
+   *
+   * @default {8192}
+   */
+  maxLineSize?: number;
   /**
    * The authority (`host[:port]`) put in the request URL when the `Host`
    * header is empty (RFC 9112 §3.2 allows an empty `Host`).
@@ -88,7 +114,8 @@ export interface HttpHead {
  * | status | when |
  * | ------ | ---- |
  * | 400 | malformed request line, header line, `Host`, `Content-Length`; obsolete line folding |
- * | 431 | the head is longer than `maxHeadSize` |
+ * | 414 | the request line is longer than `maxLineSize` |
+ * | 431 | the head is longer than `maxHeadSize`, a header line longer than `maxLineSize`, or more than `maxHeaderCount` header lines |
  * | 501 | a method other than GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH |
  * | 505 | a well-formed HTTP version other than HTTP/1.1 and HTTP/1.0 |
  *
@@ -105,7 +132,7 @@ export interface HttpHead {
  * ```
  */
 export class HttpHeadError extends Error {
-  /** The HTTP status to answer with: 400, 431, 501 or 505. */
+  /** The HTTP status to answer with: 400, 414, 431, 501 or 505. */
   readonly status: number;
 
   /**
@@ -193,14 +220,26 @@ export class HttpHeadReader {
   #collector: HeadCollector;
   #defaultHost: string;
   #sawRequestLine = false;
+  #headerLines = 0;
+  readonly #maxHeaderCount: number;
+  readonly #maxLineSize: number;
 
   /**
    * Creates a reader for one request head.
    *
-   * @param options The size limit and the fallback authority.
-   * @throws {RangeError} If `maxHeadSize` is not a positive integer.
+   * @param options The limits and the fallback authority.
+   * @throws {RangeError} If `maxHeadSize`, `maxHeaderCount` or
+   * `maxLineSize` is not a positive integer.
    */
   constructor(options: HttpHeadReaderOptions = {}) {
+    this.#maxHeaderCount = positiveInteger(
+      "maxHeaderCount",
+      options.maxHeaderCount ?? DEFAULT_MAX_HEADER_COUNT,
+    );
+    this.#maxLineSize = positiveInteger(
+      "maxLineSize",
+      options.maxLineSize ?? DEFAULT_MAX_LINE_SIZE,
+    );
     this.#collector = new HeadCollector({
       owner: "HttpHeadReader",
       maxHeadSize: options.maxHeadSize,
@@ -226,9 +265,27 @@ export class HttpHeadReader {
   push(chunk: Uint8Array): HttpHead | null {
     // Empty lines before the request line are skipped (RFC 9112 §2.2): the
     // first empty line after it ends the head.
-    const head = this.#collector.push(chunk, ({ empty }) => {
-      if (!empty) this.#sawRequestLine = true;
-      return empty && this.#sawRequestLine;
+    const head = this.#collector.push(chunk, ({ empty, start, end }) => {
+      if (empty) return this.#sawRequestLine;
+      if (end + 1 - start > this.#maxLineSize) {
+        throw this.#sawRequestLine
+          ? new HttpHeadError(
+            431,
+            `Request header fields too large: a header line exceeds ${this.#maxLineSize} bytes`,
+          )
+          : new HttpHeadError(
+            414,
+            `URI too long: the request line exceeds ${this.#maxLineSize} bytes`,
+          );
+      }
+      if (this.#sawRequestLine && ++this.#headerLines > this.#maxHeaderCount) {
+        throw new HttpHeadError(
+          431,
+          `Request header fields too large: more than ${this.#maxHeaderCount} header lines`,
+        );
+      }
+      this.#sawRequestLine = true;
+      return false;
     });
     if (head === null) return null;
     const { request, version } = this.#parse(head.lines);

@@ -828,17 +828,21 @@ function utf8Length(text: string): number {
 export function checkLimit(
   name: string,
   value: number | undefined,
-  unit: "bytes" | "milliseconds",
+  unit: "bytes" | "milliseconds" | "count",
 ): void {
   if (value === undefined) return;
-  const valid = unit === "bytes"
-    ? Number.isSafeInteger(value) && value >= 0
-    : typeof value === "number" && value >= 0 && value <= 2 ** 31 - 1;
+  const valid = unit === "milliseconds"
+    ? typeof value === "number" && value >= 0 && value <= 2 ** 31 - 1
+    : Number.isSafeInteger(value) && value >= 0;
   if (!valid) {
     throw new RangeError(
       `Cannot use ${name} ${value}: use a non-negative ${
-        unit === "bytes" ? "integer number of bytes" : "number of milliseconds"
-      }${unit === "milliseconds" ? " up to 2147483647" : ""}`,
+        unit === "bytes"
+          ? "integer number of bytes"
+          : unit === "count"
+          ? "integer"
+          : "number of milliseconds up to 2147483647"
+      }`,
     );
   }
 }

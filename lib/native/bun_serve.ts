@@ -288,6 +288,12 @@ const BUN_OWN_HEADERS = new Set([
  * - `close()` without a code sends 1000, and Bun reports a close of ours
  *   as soon as its close frame is queued: `closed` resolves with the code
  *   sent, without waiting for the peer's answer.
+ * - Bun must be asked to upgrade before the turn that received the request
+ *   ends, or it reads the bytes after the request head as another request.
+ *   `upgrade()` waits for nothing, so a handler that awaits only it is in
+ *   time; one that also awaits a timer or I/O before returning answers a
+ *   client that sent its first frames with its request with Bun's 400 (the
+ *   socket's `opened` rejects).
  *
  * The returned `websocket` object may be tuned before `Bun.serve` is
  * called, except its callbacks.

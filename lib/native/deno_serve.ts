@@ -21,6 +21,11 @@
  *   answering them counts as active for `idleTimeout`.
  * - A peer that breaks the protocol is dropped by Deno without a close
  *   frame: `closed` reports 1006, not 1002/1007.
+ * - Deno answers a close frame (or drops a protocol violator) as soon as it
+ *   reads it, in the turn it delivered the message before it; only a send
+ *   from that message's event would go out first. So an answer to a
+ *   message read together with a close frame or a bad frame is not sent:
+ *   its write rejects (Deno's `send()` would drop it silently).
  * - A peer that never answers our close frame is reported as 1006 after
  *   `closeTimeout`, but Deno keeps its TCP connection until its keepalive
  *   gives up on it (never with `pingInterval: 0`).
@@ -45,6 +50,8 @@ import type {
 interface DenoServerWebSocket {
   binaryType: string;
   readonly bufferedAmount: number;
+  /** 1 while open; Deno's `send()` silently drops a message otherwise. */
+  readonly readyState: number;
   send(data: string | Uint8Array): void;
   close(code?: number, reason?: string): void;
   addEventListener(type: "open", listener: () => void): void;
@@ -74,6 +81,9 @@ const HANDSHAKE_HEADERS = new Set([
   "sec-websocket-protocol",
   "sec-websocket-extensions",
 ]);
+
+/** `WebSocket.OPEN`. */
+const OPEN = 1;
 
 /** Requests already upgraded, to refuse a second `upgrade()` clearly. */
 const upgraded = new WeakSet<Request>();
@@ -131,6 +141,12 @@ export function upgradeDeno(
   const native = new NativeSocket({ ...options });
   const endpoint: NativeEndpoint = {
     send: (message) => {
+      // Deno's send() returns without sending once Deno read the peer's
+      // close frame or failed the connection: refuse the write instead of
+      // reporting a message that never went out as written.
+      if (socket.readyState !== OPEN) {
+        throw new TypeError("Deno's WebSocket is closing or closed");
+      }
       socket.send(message);
       return true;
     },

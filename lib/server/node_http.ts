@@ -157,6 +157,14 @@ export interface AttachToNodeServerOptions {
    */
   maxMessageSize?: number;
   /**
+   * The most frames one received WebSocket message may arrive in, for
+   * upgrades that do not set their own; more fail with 1009. 0: no limit
+   * (a fragmented message's memory follows its bytes, not its frames).
+   *
+   * @default {0}
+   */
+  maxFragments?: number;
+  /**
    * Close a WebSocket with 1001 after this many milliseconds without
    * receiving anything, for upgrades that do not set their own; 0: never.
    *
@@ -178,6 +186,18 @@ export interface AttachToNodeServerOptions {
    */
   pongTimeout?: number;
   /**
+   * Give up on a WebSocket peer that stopped reading, for upgrades that do
+   * not set their own: when our writes to it made no progress for this many
+   * milliseconds, it is sent a 1008 close frame ("Write stalled: the peer
+   * is not reading") behind the stuck bytes, and dropped if it has not
+   * finished the close handshake `closeTimeout` (5 s) later. Separate from
+   * keepalive, which is for peers that send nothing: while writes are
+   * stalled a missing pong is not held against the peer. 0 disables it.
+   *
+   * @default {30000}
+   */
+  writeStallTimeout?: number;
+  /**
    * permessage-deflate for upgrades that do not set their own
    * `compression` (see {@linkcode upgrade}): `true` with python-websockets'
    * memory-conscious defaults, an object of {@linkcode CompressionOptions},
@@ -197,6 +217,7 @@ export interface AttachToNodeServerOptions {
 const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
 const DEFAULT_IDLE_TIMEOUT = 120_000;
 const DEFAULT_PING_INTERVAL = 30_000;
+const DEFAULT_WRITE_STALL_TIMEOUT = 30_000;
 
 const STATUS_TEXT_500 = "Internal Server Error";
 
@@ -259,12 +280,17 @@ export function attachToNodeServer(
     maxMessageSize: checkSize(
       options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
     ),
+    maxFragments: checkCount("maxFragments", options.maxFragments ?? 0),
     idleTimeout: checkTime(
       "idleTimeout",
       options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT,
     ),
     pingInterval,
     pongTimeout: checkTime("pongTimeout", options.pongTimeout ?? pingInterval),
+    writeStallTimeout: checkTime(
+      "writeStallTimeout",
+      options.writeStallTimeout ?? DEFAULT_WRITE_STALL_TIMEOUT,
+    ),
     // Checked now (RangeError), run by upgrade().
     compression: options.compression ?? true,
   };
@@ -491,6 +517,14 @@ function checkSize(value: number): number {
     throw new RangeError(
       `Invalid maxMessageSize ${value}: pass a positive integer`,
     );
+  }
+  return value;
+}
+
+/** Checks a count limit: an integer >= 0, else a RangeError. */
+function checkCount(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new RangeError(`Invalid ${name} ${value}: pass an integer >= 0`);
   }
   return value;
 }

@@ -119,6 +119,19 @@ export interface ServeOptions {
    */
   maxHeadSize?: number;
   /**
+   * The most header lines a request head may have; more get 431.
+   *
+   * @default {100}
+   */
+  maxHeaderCount?: number;
+  /**
+   * The most bytes one line of a request head may take: a longer request
+   * line gets 414, a longer header line 431.
+   *
+   * @default {8192}
+   */
+  maxLineSize?: number;
+  /**
    * How long, in milliseconds, a client has from connecting (or, on a
    * kept-alive connection, from the first byte of its next request) to
    * finish sending its request head (TLS handshake included); slower
@@ -184,6 +197,14 @@ export interface ServeOptions {
    */
   maxMessageSize?: number;
   /**
+   * The most frames one received WebSocket message may arrive in, for
+   * upgrades that do not set their own; more fail with 1009. 0: no limit
+   * (a fragmented message's memory follows its bytes, not its frames).
+   *
+   * @default {0}
+   */
+  maxFragments?: number;
+  /**
    * Close a WebSocket with 1001 ("Idle timeout") after this many
    * milliseconds without receiving anything (pongs count), for upgrades
    * that do not set their own; 0 disables it. With keepalive pings on, a
@@ -208,6 +229,18 @@ export interface ServeOptions {
    * @default {pingInterval}
    */
   pongTimeout?: number;
+  /**
+   * Give up on a WebSocket peer that stopped reading, for upgrades that do
+   * not set their own: when our writes to it made no progress for this many
+   * milliseconds, it is sent a 1008 close frame ("Write stalled: the peer
+   * is not reading") behind the stuck bytes, and dropped if it has not
+   * finished the close handshake `closeTimeout` (5 s) later. Separate from
+   * keepalive, which is for peers that send nothing: while writes are
+   * stalled a missing pong is not held against the peer. 0 disables it.
+   *
+   * @default {30000}
+   */
+  writeStallTimeout?: number;
   /**
    * On shutdown, how long in milliseconds WebSockets get to finish their
    * closing handshake (and requests in progress to be answered) before the
@@ -278,6 +311,7 @@ const DEFAULT_MAX_CONNECTIONS = 10_000;
 const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
 const DEFAULT_IDLE_TIMEOUT = 120_000;
 const DEFAULT_PING_INTERVAL = 30_000;
+const DEFAULT_WRITE_STALL_TIMEOUT = 30_000;
 const DEFAULT_SHUTDOWN_TIMEOUT = 5000;
 const DEFAULT_MAX_BODY_SIZE = 16 * 1024 * 1024;
 const DEFAULT_KEEP_ALIVE_TIMEOUT = 5000;
@@ -377,7 +411,8 @@ const SHUTDOWN_CLOSE = { closeCode: 1001, reason: "Server shutting down" };
  * | 400 | malformed head; `Content-Length` with `Transfer-Encoding`; a final coding other than `chunked`; a malformed chunk; `Transfer-Encoding` in HTTP/1.0; an upgrade request with a body |
  * | 408 | a request body stalls longer than `handshakeTimeout` (and the handler throws) |
  * | 413 | `Content-Length` over `maxBodySize` (the handler is not called), or a chunked body growing past it (and the handler throws) |
- * | 431 | a head over `maxHeadSize` |
+ * | 414 | a request line over `maxLineSize` |
+ * | 431 | a head over `maxHeadSize`, a header line over `maxLineSize`, or more than `maxHeaderCount` header lines |
  * | 500 | the handler throws (see `onError`) |
  * | 501 | an unsupported method, or a transfer coding other than `chunked` |
  * | 503 | beyond `maxConnections` (with `Retry-After`), or an upgrade during shutdown |
@@ -488,6 +523,7 @@ export function serve(options: ServeOptions, handler: ServeHandler): Server {
   );
   const defaults: ServerConnectionDefaults = {
     maxMessageSize,
+    maxFragments: checkCount("maxFragments", options.maxFragments ?? 0),
     idleTimeout: checkTime(
       "idleTimeout",
       options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT,
@@ -497,6 +533,11 @@ export function serve(options: ServeOptions, handler: ServeHandler): Server {
     pongTimeout: checkTime(
       "pongTimeout",
       options.pongTimeout ?? pingInterval,
+      true,
+    ),
+    writeStallTimeout: checkTime(
+      "writeStallTimeout",
+      options.writeStallTimeout ?? DEFAULT_WRITE_STALL_TIMEOUT,
       true,
     ),
     // Checked now (RangeError), applied by upgrade().
@@ -514,8 +555,16 @@ export function serve(options: ServeOptions, handler: ServeHandler): Server {
     options.keepAliveTimeout ?? DEFAULT_KEEP_ALIVE_TIMEOUT,
     true,
   );
-  const headOptions = { maxHeadSize: options.maxHeadSize ?? 16 * 1024 };
-  new HttpHeadReader(headOptions); // Validates maxHeadSize.
+  const headOptions = {
+    maxHeadSize: options.maxHeadSize ?? 16 * 1024,
+    ...(options.maxHeaderCount === undefined
+      ? {}
+      : { maxHeaderCount: options.maxHeaderCount }),
+    ...(options.maxLineSize === undefined
+      ? {}
+      : { maxLineSize: options.maxLineSize }),
+  };
+  new HttpHeadReader(headOptions); // Validates the limits.
   const tls = options.cert !== undefined || options.key !== undefined;
 
   /** Every counted connection, until it is closed. */
@@ -787,4 +836,12 @@ function readHead(
       },
     });
   });
+}
+
+/** Checks a count limit: an integer >= 0, else a RangeError. */
+function checkCount(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new RangeError(`Invalid ${name} ${value}: pass an integer >= 0`);
+  }
+  return value;
 }

@@ -86,6 +86,15 @@ export interface ServerUpgradeOptions extends UpgradeOptions {
    */
   maxMessageSize?: number;
   /**
+   * The most frames one received message may arrive in; more fail with
+   * 1009. 0: no limit, since a fragmented message's memory follows its
+   * bytes (bounded by `maxMessageSize`), not its frames. Not under
+   * `Deno.serve` and `Bun.serve`, whose runtime reassembles messages.
+   *
+   * @default {0}, or the server's `maxFragments`
+   */
+  maxFragments?: number;
+  /**
    * How long to wait, in milliseconds, for the client to answer our close
    * frame before closing the TCP connection.
    *
@@ -116,6 +125,18 @@ export interface ServerUpgradeOptions extends UpgradeOptions {
    * @default {120000}, or the server's `idleTimeout`
    */
   idleTimeout?: number;
+  /**
+   * Give up on a peer that stopped reading: when writes to it made no
+   * progress for this many milliseconds, it is sent a 1008 close frame
+   * ("Write stalled: the peer is not reading") behind the stuck bytes and
+   * dropped if it has not finished the close handshake `closeTimeout`
+   * later; 0: never. Separate from keepalive (peers that send nothing).
+   * Not under `Deno.serve` and `Bun.serve`, whose runtime owns the socket's
+   * writes.
+   *
+   * @default {30000}, or the server's `writeStallTimeout`
+   */
+  writeStallTimeout?: number;
   /**
    * How many bytes of received messages may wait unread in `readable`
    * before wstream stops reading from the socket (text counts its UTF-16
@@ -201,10 +222,12 @@ export interface UpgradeResult {
 
 const NUMERIC_OPTIONS = [
   ["maxMessageSize", "bytes"],
+  ["maxFragments", "count"],
   ["closeTimeout", "milliseconds"],
   ["pingInterval", "milliseconds"],
   ["pongTimeout", "milliseconds"],
   ["idleTimeout", "milliseconds"],
+  ["writeStallTimeout", "milliseconds"],
   ["readableHighWaterMark", "bytes"],
   ["writableHighWaterMark", "bytes"],
   ["maxUnreadBytes", "bytes"],
@@ -239,6 +262,35 @@ const NUMERIC_OPTIONS = [
  * On the native paths (2, 3) the socket keeps the same semantics (close
  * after pending writes, `closed` codes, `readable` ending or erroring,
  * write backpressure), but reading cannot be paused: see `maxUnreadBytes`.
+ *
+ * `upgrade()` waits for no I/O and no timer (the handshake's SHA-1 is
+ * synchronous), so a handler that awaits nothing else hands the runtime
+ * its upgrade in the turn the request arrived: `Deno.upgradeWebSocket` is
+ * called from `upgrade()`, and Bun's `server.upgrade()` as soon as the
+ * handler returned. Two cases remain that the runtimes make impossible:
+ *
+ * - `Bun.serve`: unless `server.upgrade()` runs before the turn that
+ *   received the request ends, Bun parses the bytes after the request head
+ *   as another HTTP request. So when the handler awaits something that
+ *   settles in a later turn (a timer, I/O, `crypto.subtle`), before or
+ *   after `upgrade()`, and the client sent its first frames in the same
+ *   TCP segment as its request, the client gets Bun's `400 Bad Request`,
+ *   `opened` rejects with a `TypeError` and `closed` reports 1006.
+ *   Clients that wait for the 101 before sending are not affected.
+ * - `Deno.serve`: Deno answers the client's close frame as soon as it reads
+ *   it, in the turn it delivered the message before it, and its
+ *   `WebSocket` only sends what is sent from that message's event. So when
+ *   a message and the client's close frame arrive in the same read (the
+ *   same TCP segment), `readable` still yields the message, but Deno's
+ *   close frame goes out first and a write answering the message rejects
+ *   with a `TypeError` (nothing is sent; `closed` reports the client's
+ *   code). Likewise for a message followed in the same read by a frame
+ *   Deno rejects (a reserved opcode, say): Deno drops the connection
+ *   without a close frame, the write rejects, and `closed` reports 1006.
+ *
+ * wstream's own codec (path 1) has neither limit: the first frames wait
+ * in the socket until the handler returned, and an echo of a message goes
+ * out before the answer to a close frame or bad frame read with it.
  *
  * @param request The request the handler received.
  * @param options Subprotocols, allowed origins, extra 101 headers, limits.
@@ -340,10 +392,12 @@ export async function upgrade(
     for (
       const name of [
         "maxMessageSize",
+        "maxFragments",
         "closeTimeout",
         "pingInterval",
         "pongTimeout",
         "idleTimeout",
+        "writeStallTimeout",
         "readableHighWaterMark",
         "writableHighWaterMark",
       ] as const
@@ -459,10 +513,12 @@ function withDefaults(
   for (
     const name of [
       "maxMessageSize",
+      "maxFragments",
       "closeTimeout",
       "pingInterval",
       "pongTimeout",
       "idleTimeout",
+      "writeStallTimeout",
     ] as const
   ) {
     if (merged[name] === undefined && defaults[name] !== undefined) {

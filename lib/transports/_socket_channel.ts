@@ -92,6 +92,12 @@ export interface ByteChannel {
   /** Sends bytes after earlier writes; resolves once the kernel took them. */
   write(bytes: Uint8Array): Promise<void>;
   /**
+   * Optionally, a count that grows whenever the kernel takes some bytes of
+   * a write (partial writes included): how a write-stall check tells a slow
+   * peer, still reading a large write, from one that stopped reading.
+   */
+  readonly progress?: number;
+  /**
    * Sends FIN after the queued writes; reading goes on. Resolves once done
    * (or once that became impossible); never rejects.
    */
@@ -231,6 +237,18 @@ export abstract class SocketChannel implements TcpConnection, ByteChannel {
    */
   protected abstract send(chunk: Uint8Array): Promise<void>;
 
+  #progress = 0;
+
+  /** Grows whenever the kernel took bytes: see {@linkcode ByteChannel.progress}. */
+  get progress(): number {
+    return this.#progress;
+  }
+
+  /** Called by {@linkcode SocketChannel.send} each time the kernel took bytes. */
+  protected madeProgress(): void {
+    this.#progress++;
+  }
+
   /** Sends FIN once the queued bytes are out; reading goes on. May throw. */
   protected abstract endSocket(): void | Promise<void>;
 
@@ -253,6 +271,14 @@ export abstract class SocketChannel implements TcpConnection, ByteChannel {
    * @param _error The socket's error, if it closed on one.
    */
   protected finished(_error: Error | undefined): void {}
+
+  /**
+   * Whether the socket is still open: a write in flight may go on after
+   * {@linkcode SocketChannel.closeWrite}, which sends FIN after it.
+   */
+  protected get open(): boolean {
+    return !this.#closed;
+  }
 
   /** Whether writes may still go out: open and not half closed. */
   protected get writing(): boolean {

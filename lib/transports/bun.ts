@@ -147,11 +147,13 @@ class BunSocketState extends SocketChannel {
         throw socketClosedError();
       }
       offset += written;
+      if (written > 0) this.madeProgress();
       if (offset >= chunk.byteLength) return;
       await this.whileOpen((resolve) => {
         this.#drain = resolve;
       });
-      if (!this.writing) throw socketClosedError();
+      // Not `writing`: closeWrite() sends FIN after this write, not before.
+      if (!this.open) throw socketClosedError();
     }
   }
 

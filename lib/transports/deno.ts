@@ -152,6 +152,7 @@ class DenoSocket extends SocketChannel {
     try {
       while (offset < chunk.length) {
         offset += await this.#conn.write(chunk.subarray(offset));
+        this.madeProgress();
       }
     } catch (error) {
       if (!this.writing) throw socketClosedError();

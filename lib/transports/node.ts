@@ -37,6 +37,9 @@ import type {
 
 export type { NodeSocketLike } from "./_runtime_types.ts";
 
+/** The largest piece of a write handed to Node at once (see `send`). */
+const PROGRESS_PIECE = 256 * 1024;
+
 /**
  * Receive-side buffering of the Node transport.
  *
@@ -168,14 +171,30 @@ class NodeSocketState extends SocketChannel {
   protected override send(chunk: Uint8Array): Promise<void> {
     if (this.#socket.destroyed) return Promise.reject(socketClosedError());
     return this.whileOpen((resolve, reject) => {
-      this.#socket.write(chunk, (error) => {
-        if (error === undefined || error === null) {
-          resolve();
-        } else {
+      // Node calls back once a whole write reached the kernel (and joins
+      // writes queued meanwhile into one): a large chunk goes piece by
+      // piece (views, no copies), each one progress.
+      let at = 0;
+      const wrote = (error?: Error | null): void => {
+        if (error !== undefined && error !== null) {
           reject(error);
           this.close();
+          return;
         }
-      });
+        this.madeProgress();
+        if (at >= chunk.length) {
+          resolve();
+          return;
+        }
+        const piece = chunk.subarray(at, at + PROGRESS_PIECE);
+        at += piece.length;
+        this.#socket.write(piece, wrote);
+      };
+      const first = chunk.length <= PROGRESS_PIECE
+        ? chunk
+        : chunk.subarray(0, PROGRESS_PIECE);
+      at = first.length;
+      this.#socket.write(first, wrote);
     });
   }
 

@@ -321,6 +321,30 @@ describe("answerUpgrade 101 response", () => {
     assert.equal(result.extensions, "");
   });
 
+  test("answerUpgrade settles in the turn of the call (Bun.serve must upgrade before its next turn)", async () => {
+    let settled = false;
+    const pending = answerUpgrade(upgradeRequest()).then((answer) => {
+      settled = true;
+      return answer;
+    });
+    let rejected = false;
+    answerUpgrade(upgradeRequest(), {
+      origin: () => {
+        throw new Error("origin check failed");
+      },
+    }).catch(() => rejected = true);
+    // A few microtask hops, no macrotask: crypto.subtle would need one.
+    for (let hop = 0; hop < 4; hop++) await Promise.resolve();
+    assert.ok(settled, "the accepted answer settled");
+    assert.ok(rejected, "the throwing callback rejected");
+    const answer = await pending;
+    assert.ok(answer.accepted);
+    assert.equal(
+      answer.response.headers.get("Sec-WebSocket-Accept"),
+      RFC_ACCEPT,
+    );
+  });
+
   test("answerUpgrade 101 response keeps status 101 when cloned", async () => {
     const { response } = await accepted(upgradeRequest());
     const copy = response.clone();

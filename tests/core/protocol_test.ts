@@ -211,6 +211,67 @@ describe("Protocol", () => {
     assert.equal(sentCloseCode(frames), 1009);
   });
 
+  test("Protocol accepts a message in exactly maxFragments frames and fails one more with 1009", () => {
+    const fragments = (count: number) =>
+      Array.from({ length: count }, (_, i) =>
+        encodeClientFrame({
+          opcode: i === 0 ? 1 : 0,
+          fin: i === count - 1,
+          payload: "ab",
+        }));
+    for (const [name, chunks] of chunkings(concat(fragments(3)))) {
+      const { events, frames } = run(
+        chunks,
+        new Protocol({ role: "server", maxFragments: 3 }),
+      );
+      assert.deepEqual(events, [{ type: "text", data: "ababab" }], name);
+      assert.equal(sentCloseCode(frames), undefined, name);
+    }
+    // The count starts again with each message; empty fragments count too.
+    const protocol = new Protocol({ role: "server", maxFragments: 3 });
+    const { events, frames } = run([
+      ...fragments(2),
+      encodeClientFrame({ opcode: 2, fin: false, payload: "" }),
+      encodeClientFrame({ opcode: 0, fin: false, payload: "" }),
+      encodeClientFrame({ opcode: 0, fin: false, payload: "" }),
+      encodeClientFrame({ opcode: 0, fin: true, payload: "" }),
+    ], protocol);
+    assert.deepEqual(events, [{ type: "text", data: "abab" }]);
+    assert.equal(sentCloseCode(frames), 1009);
+    assert.equal(protocol.error?.code, "WS_ERR_TOO_MANY_FRAGMENTS");
+  });
+
+  test("Protocol reassembles a message of 1,000,002 one-byte fragments by default (no fragment limit)", () => {
+    const fragment = encodeClientFrame({ opcode: 0, fin: false, payload: "a" });
+    const batch = new Uint8Array(fragment.length * 10_000);
+    for (let i = 0; i < 10_000; i++) batch.set(fragment, i * fragment.length);
+    const protocol = new Protocol({ role: "server" });
+    protocol.receiveData(
+      encodeClientFrame({ opcode: 2, fin: false, payload: "a" }),
+    );
+    for (let i = 0; i < 100; i++) protocol.receiveData(batch.slice());
+    protocol.receiveData(
+      encodeClientFrame({ opcode: 0, fin: true, payload: "a" }),
+    );
+    const [event] = protocol.eventsReceived();
+    assert.equal(event?.type, "binary");
+    const data = event?.type === "binary" ? event.data : new Uint8Array();
+    assert.equal(data.length, 1_000_002);
+    assert.ok(data.every((byte) => byte === 0x61));
+    assert.equal(protocol.error, null);
+  });
+
+  test("Protocol rejects a negative or fractional maxFragments with RangeError", () => {
+    assert.throws(
+      () => new Protocol({ role: "server", maxFragments: -1 }),
+      RangeError,
+    );
+    assert.throws(
+      () => new Protocol({ role: "server", maxFragments: 1.5 }),
+      RangeError,
+    );
+  });
+
   test("Protocol ignores everything after a close frame", () => {
     const { events } = run([concat([
       closeFrame(1000),

@@ -321,6 +321,33 @@ const BAD: BadCase[] = [
     reason: /Request header fields too large: the head exceeds 16384 bytes/,
   },
   {
+    name: "101 header lines, one over the default maxHeaderCount",
+    head: `GET / HTTP/1.1\r\nHost: a\r\n${"X-A: 1\r\n".repeat(100)}\r\n`,
+    status: 431,
+    reason: /Request header fields too large: more than 100 header lines/,
+  },
+  {
+    name: "a header line over maxLineSize, CRLF included",
+    head: `GET / HTTP/1.1\r\nHost: a\r\nX-A: ${"x".repeat(95)}\r\n\r\n`,
+    options: { maxLineSize: 100 },
+    status: 431,
+    reason: /Request header fields too large: a header line exceeds 100 bytes/,
+  },
+  {
+    name: "a request line over maxLineSize",
+    head: `GET /${"x".repeat(8192)} HTTP/1.1\r\nHost: a\r\n\r\n`,
+    status: 414,
+    reason: /URI too long: the request line exceeds 8192 bytes/,
+  },
+  {
+    name:
+      "more header lines than a small maxHeaderCount (continuation lines count)",
+    head: "GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n 2\r\n\r\n",
+    options: { maxHeaderCount: 2 },
+    status: 431,
+    reason: /more than 2 header lines/,
+  },
+  {
     name: "endless empty lines before the request line",
     head: "\r\n".repeat(9000),
     status: 431,
@@ -400,5 +427,21 @@ describe("HttpHeadReader", () => {
   it("rejects an invalid maxHeadSize with RangeError", () => {
     assert.throws(() => new HttpHeadReader({ maxHeadSize: 0 }), RangeError);
     assert.throws(() => new HttpHeadReader({ maxHeadSize: 1.5 }), RangeError);
+  });
+
+  it("accepts exactly maxHeaderCount header lines and a line of exactly maxLineSize", () => {
+    const head = `GET / HTTP/1.1\r\nHost: a\r\nX-A: ${"x".repeat(93)}\r\n\r\n`;
+    for (const [, size] of CHUNKINGS) {
+      const result = read(latin1(head), size, {
+        maxHeaderCount: 2,
+        maxLineSize: 100,
+      });
+      assert.equal(result?.request.headers.get("x-a")?.length, 93);
+    }
+  });
+
+  it("rejects an invalid maxHeaderCount or maxLineSize with RangeError", () => {
+    assert.throws(() => new HttpHeadReader({ maxHeaderCount: 0 }), RangeError);
+    assert.throws(() => new HttpHeadReader({ maxLineSize: 2.5 }), RangeError);
   });
 });

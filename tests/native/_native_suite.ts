@@ -18,12 +18,21 @@ import type {
   WebSocketStreamLike,
 } from "../../mod.ts";
 import {
+  concat,
   delay,
   encodeClientFrame,
   testBytes,
   timeout,
 } from "../_test_utils.ts";
 import { openClient, upgradeRequestHead } from "../_shared_handler.ts";
+import {
+  closeFrameInfo,
+  MASKED_HELLO,
+  OPCODE_CLOSE,
+  RawWebSocket,
+  text,
+} from "../_raw_client.ts";
+import type { Frame } from "../../lib/core/frame.ts";
 
 /** A running native server on 127.0.0.1. */
 export interface NativeServer {
@@ -37,6 +46,18 @@ export interface NativeServer {
 export type StartNativeServer = (
   handler: (request: Request) => Promise<Response>,
 ) => Promise<NativeServer>;
+
+/** What the runtime underneath allows, where placements differ. */
+export interface NativeFacts {
+  /**
+   * Whether an answer written (by a `readable` reader) to a message goes out
+   * when the client's close frame or a bad frame came in the same read:
+   * Bun yes; Deno no (it answers the close, or drops the connection, in the
+   * turn it delivered the message, and the write rejects). See the JSDoc
+   * of `upgrade()`.
+   */
+  answersBeforeSameReadClose: boolean;
+}
 
 const TEST_TIMEOUT = 20_000;
 
@@ -103,6 +124,37 @@ async function rawClient(
   return { socket, head, ended };
 }
 
+/**
+ * The README's echo, recording how each write settled: `"written"`, or
+ * what it rejected with.
+ */
+async function recordedEcho(
+  { readable, writable }: WebSocketOpenInfo,
+  outcomes: Promise<unknown>[],
+): Promise<void> {
+  const writer = writable.getWriter();
+  try {
+    for await (const message of readable) {
+      const outcome = writer.write(message).then(() => "written", (e) => e);
+      outcomes.push(outcome);
+      await outcome;
+    }
+  } catch {
+    // The connection failed: nothing left to echo to.
+  }
+}
+
+/** The frames a raw client receives until the server's close frame or EOF. */
+async function framesUntilClose(client: RawWebSocket): Promise<Frame[]> {
+  const frames: Frame[] = [];
+  for (let frame = await client.next(); frame !== null;) {
+    frames.push(frame);
+    if (frame.opcode === OPCODE_CLOSE) break;
+    frame = await client.next();
+  }
+  return frames;
+}
+
 /** Reads the rest of `readable` and returns how it ended. */
 async function drain(
   readable: ReadableStream<WebSocketMessage>,
@@ -122,13 +174,127 @@ async function drain(
  * @param name The placement, for the test names.
  * @param skip `false`, or why the placement is unavailable here.
  * @param start Starts the runtime's server with a handler.
+ * @param facts What the runtime allows, where placements differ.
  */
 export function nativeAdapterSuite(
   name: string,
   skip: string | false,
   start: StartNativeServer,
+  facts: NativeFacts,
 ): void {
   describe(`upgrade() under ${name}`, { timeout: TEST_TIMEOUT, skip }, () => {
+    it("answers 101 and echoes first frames sent in the same write as the request head", async () => {
+      // The README's handler: it awaits upgrade() only, so the runtime is
+      // asked to upgrade in the turn the request arrived.
+      const server = await startUpgrading(start, {}, (open) => {
+        echo(open).catch(() => {});
+      });
+      let client: RawWebSocket | null = null;
+      try {
+        client = await RawWebSocket.open(server.port, { after: MASKED_HELLO });
+        assert.equal(text(await client.next()), "Hello");
+        await client.send(OPCODE_CLOSE, new Uint8Array([0x03, 0xe8]));
+        assert.deepEqual(
+          closeFrameInfo(await client.next()),
+          { closeCode: 1000, reason: "" },
+        );
+        assert.deepEqual(
+          await timeout(server.sockets[0]!.closed, 5000, "closed"),
+          { closeCode: 1000, reason: "" },
+        );
+      } finally {
+        client?.close();
+        await server.stop();
+      }
+    });
+
+    it(
+      facts.answersBeforeSameReadClose
+        ? "echoes a message read together with the client's close frame before answering the close"
+        : "rejects the write answering a message read together with the client's close frame (the runtime closed first)",
+      async () => {
+        const outcomes: Promise<unknown>[] = [];
+        const server = await startUpgrading(start, {}, (open) => {
+          recordedEcho(open, outcomes);
+        });
+        const client = await RawWebSocket.open(server.port);
+        try {
+          await timeout(server.sockets[0]!.opened, 5000, "opened");
+          await client.write(concat([
+            encodeClientFrame({ opcode: 1, payload: "Hello" }),
+            encodeClientFrame({
+              opcode: OPCODE_CLOSE,
+              payload: new Uint8Array([0x03, 0xe8]),
+            }),
+          ]));
+          const frames = await framesUntilClose(client);
+          const close = frames.pop() ?? null;
+          assert.deepEqual(closeFrameInfo(close), {
+            closeCode: 1000,
+            reason: "",
+          });
+          const outcome = await timeout(outcomes[0]!, 5000, "the echo");
+          if (facts.answersBeforeSameReadClose) {
+            assert.deepEqual(frames.map(text), ["Hello"]);
+            assert.equal(outcome, "written");
+          } else {
+            // Never a write reported as written that did not go out.
+            assert.deepEqual(frames, []);
+            assert.ok(outcome instanceof TypeError, `got ${outcome}`);
+          }
+          assert.deepEqual(
+            await timeout(server.sockets[0]!.closed, 5000, "closed"),
+            { closeCode: 1000, reason: "" },
+          );
+        } finally {
+          client.close();
+          await server.stop();
+        }
+      },
+    );
+
+    it(
+      facts.answersBeforeSameReadClose
+        ? "echoes a message read together with a frame of a reserved opcode before closing with 1002"
+        : "rejects the write answering a message read together with a frame of a reserved opcode (the runtime dropped the connection first)",
+      async () => {
+        const outcomes: Promise<unknown>[] = [];
+        const server = await startUpgrading(start, {}, (open) => {
+          recordedEcho(open, outcomes);
+        });
+        const client = await RawWebSocket.open(server.port);
+        try {
+          await timeout(server.sockets[0]!.opened, 5000, "opened");
+          await client.write(concat([
+            encodeClientFrame({ opcode: 1, payload: "Hello" }),
+            encodeClientFrame({ opcode: 3, payload: "" }),
+          ]));
+          const frames = await framesUntilClose(client);
+          const outcome = await timeout(outcomes[0]!, 5000, "the echo");
+          const closed = await timeout(
+            server.sockets[0]!.closed,
+            5000,
+            "closed",
+          );
+          if (facts.answersBeforeSameReadClose) {
+            assert.equal(text(frames[0] ?? null), "Hello");
+            assert.equal(outcome, "written");
+            assert.equal(closeFrameInfo(frames[1] ?? null).closeCode, 1002);
+            assert.equal(frames.length, 2);
+            assert.equal(closed.closeCode, 1002);
+          } else {
+            // Dropped without a close frame (see the JSDoc of upgrade()).
+            assert.deepEqual(frames, []);
+            assert.ok(outcome instanceof Error, `got ${outcome}`);
+            assert.deepEqual(closed, { closeCode: 1006, reason: "" });
+          }
+        } finally {
+          client.close();
+          await server.stop();
+        }
+      },
+    );
+
     it("makes writes wait once the client stops reading, after a bounded amount", async () => {
       const writerReady = Promise.withResolvers<{
         writer: WritableStreamDefaultWriter<

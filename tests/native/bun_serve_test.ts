@@ -10,7 +10,8 @@ import type { BunServeOptions, WebSocketStreamLike } from "../../mod.ts";
 import { nativeAdapterSuite } from "./_native_suite.ts";
 import type { NativeServer } from "./_native_suite.ts";
 import { openClient } from "../_shared_handler.ts";
-import { timeout } from "../_test_utils.ts";
+import { concat, delay, latin1, timeout } from "../_test_utils.ts";
+import { exchange, MASKED_HELLO, UPGRADE_HEAD } from "../_raw_client.ts";
 
 interface BunServe {
   serve(options: Record<string, unknown>): {
@@ -43,7 +44,9 @@ function startBun(
   });
 }
 
-nativeAdapterSuite("Bun.serve", SKIP, (handler) => startBun(handler));
+nativeAdapterSuite("Bun.serve", SKIP, (handler) => startBun(handler), {
+  answersBeforeSameReadClose: true,
+});
 
 describe("bunServeOptions", { timeout: 20_000 }, () => {
   it("checks its options with RangeError", () => {
@@ -103,6 +106,38 @@ describe("bunServeOptions", { timeout: 20_000 }, () => {
       await server.stop();
     }
   });
+
+  it(
+    "gets Bun's 400 for first frames sent with the request when the handler awaits a timer, and fails the socket",
+    { skip: SKIP },
+    async () => {
+      // The case upgrade()'s JSDoc documents: Bun must upgrade before the
+      // turn of the request ends, and this handler returns a turn later.
+      const sockets: WebSocketStreamLike[] = [];
+      const server = await startBun(async (request) => {
+        const { response, socket } = await upgrade(request);
+        if (socket !== null) sockets.push(socket);
+        await delay(10);
+        return response;
+      });
+      try {
+        const response = await exchange(
+          server.port,
+          concat([latin1(UPGRADE_HEAD), MASKED_HELLO]),
+        );
+        assert.equal(response.status, 400);
+        const [socket] = sockets;
+        assert.ok(socket !== undefined);
+        await assert.rejects(socket.opened, TypeError);
+        assert.deepEqual(
+          await timeout(socket.closed, 5000, "closed"),
+          { closeCode: 1006, reason: "" },
+        );
+      } finally {
+        await server.stop();
+      }
+    },
+  );
 
   it(
     "refuses upgrade() after the handler returned",

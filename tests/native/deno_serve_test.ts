@@ -29,7 +29,7 @@ nativeAdapterSuite("Deno.serve", SKIP, (handler) => {
     port: server.addr.port,
     stop: () => server.shutdown(),
   });
-});
+}, { answersBeforeSameReadClose: false });
 
 describe("upgrade() on Deno", { skip: SKIP }, () => {
   it("throws TypeError for a valid upgrade of a request no server received", async () => {

@@ -27,7 +27,14 @@ import {
   text,
   UPGRADE_HEAD,
 } from "../_raw_client.ts";
-import { delay, echoUpgraded, latin1, timeout } from "../_test_utils.ts";
+import {
+  concat,
+  delay,
+  echoUpgraded,
+  encodeClientFrame,
+  latin1,
+  timeout,
+} from "../_test_utils.ts";
 
 const TEST_TIMEOUT = 20_000;
 
@@ -206,6 +213,29 @@ describe("serve", { timeout: TEST_TIMEOUT }, () => {
       );
       assert.equal(response.status, 431);
       assert.match(response.body, /the head exceeds 1024 bytes/);
+    } finally {
+      await server.shutdown();
+    }
+  });
+
+  it("answers 431 to more header lines than maxHeaderCount and 414 to a request line over maxLineSize", async () => {
+    const server = await start(() => new Response("no"), {
+      maxHeaderCount: 10,
+      maxLineSize: 512,
+    });
+    try {
+      const many = await exchange(
+        server.addr.port,
+        `GET / HTTP/1.1\r\nHost: x\r\n${"X-A: 1\r\n".repeat(10)}\r\n`,
+      );
+      assert.equal(many.status, 431);
+      assert.match(many.body, /more than 10 header lines/);
+      const long = await exchange(
+        server.addr.port,
+        `GET /${"a".repeat(600)} HTTP/1.1\r\nHost: x\r\n\r\n`,
+      );
+      assert.equal(long.status, 414);
+      assert.match(long.body, /URI too long/);
     } finally {
       await server.shutdown();
     }
@@ -646,6 +676,30 @@ describe("serve limits and keepalive", { timeout: TEST_TIMEOUT }, () => {
       } finally {
         big.close();
         small.close();
+      }
+    } finally {
+      await server.shutdown();
+    }
+  });
+
+  it("gives upgrades maxFragments: a message in more frames fails with 1009", async () => {
+    const server = await start(echoHandler(), { maxFragments: 2 });
+    try {
+      const ws = await RawWebSocket.open(server.addr.port);
+      try {
+        const fragment = (opcode: number, fin: boolean) =>
+          encodeClientFrame({ opcode, fin, payload: "ab" });
+        await ws.write(concat([fragment(1, false), fragment(0, true)]));
+        assert.equal(text(await ws.next()), "abab");
+        await ws.write(
+          concat([fragment(1, false), fragment(0, false), fragment(0, true)]),
+        );
+        assert.deepEqual(closeFrameInfo(await ws.next()), {
+          closeCode: 1009,
+          reason: "Received a message in more than 2 frames, over the limit",
+        });
+      } finally {
+        ws.close();
       }
     } finally {
       await server.shutdown();

@@ -15,6 +15,7 @@ import type {
   TcpListenOptions,
 } from "../../lib/transports/tcp_connection.ts";
 import { connectNode, listenNode } from "../../lib/transports/node.ts";
+import { requireChannel } from "../../lib/transports/_socket_channel.ts";
 import { generateSelfSignedCert } from "../_certs.ts";
 import { readAll } from "../_raw_client.ts";
 import { delay, fromLatin1, Inbox, latin1, timeout } from "../_test_utils.ts";
@@ -198,6 +199,34 @@ for (const transport of TRANSPORTS) {
         client.close();
         await timeout(cancelled, 5000, "the lingering close");
         await timeout(server.closed, 5000, "server closed");
+      } finally {
+        client.close();
+        listener.close();
+      }
+    });
+
+    it("sends FIN after a write still in flight when closeWrite() is called", async () => {
+      const { listener, port, accepted } = await open(transport);
+      const client = await transport.connect({ hostname: "127.0.0.1", port });
+      try {
+        const server = requireChannel(await accepted());
+        // More than the kernel buffers take at once: the write waits for
+        // the client to read while closeWrite() is already asked for.
+        const big = new Uint8Array(16 * 1024 * 1024).fill(5);
+        const written = server.write(big);
+        const closedWrite = server.closeWrite();
+        await delay(50);
+        const reader = client.readable.getReader();
+        let received = 0;
+        while (true) {
+          const { done, value } = await timeout(reader.read(), 5000, "read");
+          if (done) break;
+          assert.ok(value.every((byte) => byte === 5));
+          received += value.length;
+        }
+        assert.equal(received, big.length);
+        await timeout(written, 5000, "the write");
+        await timeout(closedWrite, 5000, "closeWrite");
       } finally {
         client.close();
         listener.close();
