@@ -58,6 +58,7 @@ export * from "./lib/client/connect.ts";
 export * from "./lib/client/websocket_stream.ts";
 export * from "./lib/connection/websocket_connection.ts";
 export * from "./lib/connection/websocket_stream_like.ts";
+export * from "./lib/connection/websocket_hooks.ts";
 export * from "./lib/core/errors.ts";
 export * from "./lib/core/close_code.ts";
 export type { UpgradeOptions } from "./lib/core/handshake.ts";

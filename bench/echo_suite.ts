@@ -159,6 +159,36 @@ const SERVERS: ServerSpec[] = [
     idleVariant: "ws",
     reference: "ws-node",
   },
+  // The hooks API (`upgrade(request, { hooks })`): serve() on each runtime,
+  // and the Bun.serve and Deno.serve placements. Their idle rows run the
+  // stream server's idle variant (bench/idle_memory.ts has no hooks one).
+  ...(["deno", "bun", "node"] as const).map((runtime): ServerSpec => ({
+    name: `wstream-hooks-${runtime}`,
+    runtime,
+    script: "bench/servers/wstream_hooks.ts",
+    idleVariant: "wstream",
+    reference: runtime === "deno"
+      ? "deno-native"
+      : runtime === "bun"
+      ? "bun-native"
+      : "ws-node",
+  })),
+  {
+    name: "wstream-hooks-bunserve",
+    runtime: "bun",
+    script: "bench/servers/wstream_hooks.ts",
+    env: { PLACEMENT: "bunserve" },
+    idleVariant: "wstream",
+    reference: "bun-native",
+  },
+  {
+    name: "wstream-hooks-denoserve",
+    runtime: "deno",
+    script: "bench/servers/wstream_hooks.ts",
+    env: { PLACEMENT: "denoserve" },
+    idleVariant: "wstream",
+    reference: "deno-native",
+  },
   // Compressed (permessage-deflate) servers: the chat scenarios only.
   ...(["deno", "bun", "node"] as const).map((runtime): ServerSpec => ({
     name: `wstream-${runtime}-deflate`,

@@ -65,6 +65,12 @@ export interface BroadcastPort {
   sendMessage(message: string | Uint8Array): boolean;
   /** The runtime's topics for this socket, `null` where it has none (yet). */
   readonly topics: NativeTopics | null;
+  /**
+   * Starts the closing handshake (a slow subscriber's), whichever API the
+   * socket has (streams or hooks).
+   * @throws {RangeError} If the code cannot be sent.
+   */
+  close(code: number, reason: string): void;
 }
 
 type Lookup = (socket: object) => BroadcastPort | null;

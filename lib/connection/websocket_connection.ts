@@ -17,6 +17,7 @@ import type { Role } from "../core/frame.ts";
 import { Protocol } from "../core/protocol.ts";
 import { StreamPairChannel } from "./_stream_pair_channel.ts";
 import {
+  bufferSourceBytes,
   callUser,
   closeForAbort,
   closeForCancel,
@@ -36,6 +37,17 @@ import type {
 } from "./websocket_stream_like.ts";
 import { channelOf } from "../transports/_socket_channel.ts";
 import { registerBroadcastLookup } from "./_broadcast.ts";
+import {
+  type AnyHooks,
+  type AnyHooksSocket,
+  HOOK_ERROR_CODE,
+  HOOK_ERROR_REASON,
+  registerHooksDriver,
+  reportHookError,
+  SEND_LIMIT_CODE,
+  SEND_LIMIT_FACTOR,
+  SEND_LIMIT_REASON,
+} from "./_hooks.ts";
 import type { BroadcastPort } from "./_broadcast.ts";
 import type {
   ByteChannel,
@@ -269,6 +281,19 @@ let broadcastHandlers: {
   ): boolean;
 };
 
+/** A connection's private handlers, for its hooks socket. */
+let hooksHandlers: {
+  send(connection: WebSocketConnection, data: string | BufferSource): number;
+  ping(
+    connection: WebSocketConnection,
+    data: string | BufferSource | undefined,
+  ): number;
+  terminate(connection: WebSocketConnection): void;
+  readyState(connection: WebSocketConnection): 0 | 1 | 2 | 3;
+  protocol(connection: WebSocketConnection): string;
+  extensions(connection: WebSocketConnection): string;
+};
+
 /** A connection's private handlers, for {@linkcode ConnectionPort}. */
 let connectionHandlers: {
   data(connection: WebSocketConnection, chunk: Uint8Array): void;
@@ -391,6 +416,16 @@ export class WebSocketConnection implements WebSocketStreamLike {
   #writesCompleted = 0;
   /** `#writesCompleted` at the previous keepalive tick. */
   #writesCompletedAtTick = 0;
+  /** The application's hooks, when driven by hooks instead of streams. */
+  #hooks: AnyHooks | null = null;
+  /** The socket the hooks get. */
+  #hooksSocket: AnyHooksSocket | null = null;
+  /** A hooks `send()` returned -1: `drain` is due once under the mark. */
+  #hooksBackpressured = false;
+  /** Hooks run from the receive path: its flush writes their sends. */
+  #inReceive = false;
+  /** A hook threw: the connection is closing with 1011. */
+  #hookFailed = false;
 
   /**
    * Starts a connection over `transport`, which may still be on its way (a
@@ -555,6 +590,10 @@ export class WebSocketConnection implements WebSocketStreamLike {
     }
     if (pair.head !== undefined) this.#options.head = pair.head;
     this.#channel = channelOf(pair) ?? new StreamPairChannel(pair);
+    if (this.#hooks !== null) {
+      this.#startHooks();
+      return;
+    }
     const readableHighWaterMark = this.#options.readableHighWaterMark ??
       DEFAULT_HIGH_WATER_MARK;
     const { readable, writable, messages, sink } = createMessageStreams(
@@ -645,6 +684,10 @@ export class WebSocketConnection implements WebSocketStreamLike {
    * first gets to read (and answer) those messages.
    */
   #afterReceive(): void {
+    if (this.#hooks !== null) {
+      this.#afterReceiveHooks();
+      return;
+    }
     const protocol = this.#protocol;
     const messages = this.#messages!;
     for (const event of protocol.eventsReceived()) {
@@ -673,6 +716,191 @@ export class WebSocketConnection implements WebSocketStreamLike {
     this.#flush();
     this.#afterFlush();
     this.#updateReading();
+  }
+
+  /** Hooks instead of streams: the `open` hook, then reading. */
+  #startHooks(): void {
+    this.#messagesDone = true; // Reading never waits for a reader.
+    this.#startKeepalive();
+    // A close() requested before the transport arrived goes out now.
+    this.#maybeSendClose();
+    const hooks = this.#hooks!;
+    if (hooks.open !== undefined && this.#closeRequest === null) {
+      try {
+        hooks.open(this.#hooksSocket!);
+      } catch (error) {
+        this.#hookThrew(error);
+      }
+    }
+    const head = this.#options.head;
+    if (head !== undefined && head.length > 0) {
+      this.#onData(head);
+    } else {
+      this.#updateReading();
+    }
+  }
+
+  /**
+   * Hands the events to the hooks, synchronously, then writes what they
+   * sent with the protocol's own replies, in one write. A close frame (or a
+   * protocol error) read after messages takes effect at that write, after
+   * the answers to those messages.
+   */
+  #afterReceiveHooks(): void {
+    const protocol = this.#protocol;
+    const events = protocol.eventsReceived();
+    if (events.length !== 0) {
+      const hooks = this.#hooks!;
+      const ws = this.#hooksSocket!;
+      this.#inReceive = true;
+      for (let i = 0; i < events.length; i++) {
+        const event = events[i]!;
+        const type = event.type;
+        if (type === "text" || type === "binary") {
+          if (hooks.message === undefined || this.#hookFailed) continue;
+          try {
+            hooks.message(ws, event.data);
+          } catch (error) {
+            this.#hookThrew(error);
+          }
+        } else if (type === "pong") {
+          if (hooks.pong === undefined || this.#hookFailed) continue;
+          try {
+            hooks.pong(ws, event.data);
+          } catch (error) {
+            this.#hookThrew(error);
+          }
+        } else if (
+          type === "ping" && this.#inflight >= this.#writableHighWaterMark()
+        ) {
+          // Its pong waits behind a backed-up transport.
+          this.#autoReplyBacklog += event.data.length + 2;
+        }
+      }
+      this.#inReceive = false;
+    }
+    this.#flush();
+    this.#afterFlush();
+    this.#updateReading();
+  }
+
+  /** A hook threw: report it, close with 1011, deliver nothing more. */
+  #hookThrew(error: unknown): void {
+    reportHookError(this.#hooks!, this.#hooksSocket!, error);
+    if (this.#hookFailed) return;
+    this.#hookFailed = true;
+    this.#requestClose(
+      HOOK_ERROR_CODE,
+      HOOK_ERROR_REASON,
+      this.#writesAccepted,
+    );
+  }
+
+  /** Whether a hooks `send()` or `ping()` may queue now. */
+  #hooksOpen(): boolean {
+    return this.#channel !== null && this.#protocol.state === "OPEN" &&
+      this.#closeRequest === null && !this.#transportFailed &&
+      !this.#transportClosing;
+  }
+
+  /** The hooks socket's `send()` (see `WebSocketHooksSocket.send`). */
+  #hooksSend(data: string | BufferSource): number {
+    let bytes: Uint8Array | null = null;
+    if (typeof data !== "string") {
+      bytes = data instanceof Uint8Array ? data : bufferSourceBytes(data);
+      if (bytes === null) {
+        throw new TypeError(
+          `Cannot send a value of type ${typeof data}: send a string or a BufferSource`,
+        );
+      }
+    }
+    if (!this.#hooksOpen()) return 0;
+    const protocol = this.#protocol;
+    const highWaterMark = this.#writableHighWaterMark();
+    const waiting = this.#queuedLength + this.#inflight;
+    const before = protocol.bufferedAmount;
+    if (before + waiting >= highWaterMark * SEND_LIMIT_FACTOR) {
+      // The application went on sending past -1: bound the queue.
+      protocol.fail(SEND_LIMIT_CODE, SEND_LIMIT_REASON);
+      this.#flush();
+      this.#afterFlush();
+      this.#updateReading();
+      return 0;
+    }
+    if (bytes === null) protocol.sendText(data as string);
+    else protocol.sendBinary(bytes);
+    const after = protocol.bufferedAmount;
+    if (after + waiting >= highWaterMark) {
+      this.#flush();
+      // Still over once written (a transport that writes synchronously may
+      // have taken it all): `drain` follows the transport's progress.
+      if (this.bufferedAmount >= highWaterMark) {
+        this.#hooksBackpressured = true;
+        return -1;
+      }
+      return after - before;
+    }
+    // From the receive path, its flush writes this message with the others.
+    if (!this.#inReceive) this.#scheduleFlush();
+    return after - before;
+  }
+
+  /** The hooks socket's `ping()`. */
+  #hooksPing(data: string | BufferSource | undefined): number {
+    const payload = data === undefined ? new Uint8Array(0) : pingPayload(data);
+    if (!this.#hooksOpen()) return 0;
+    this.#protocol.sendPing(payload);
+    if (!this.#inReceive) this.#scheduleFlush();
+    return payload.length + 2;
+  }
+
+  /** The hooks socket's `terminate()`. */
+  #hooksTerminate(): void {
+    if (this.#channel === null) {
+      this.close({ closeCode: CloseCode.GoingAway });
+      return;
+    }
+    this.#abandonTransport();
+  }
+
+  /** The hooks socket's `readyState`. */
+  #hooksReadyState(): 0 | 1 | 2 | 3 {
+    if (this.#settled) return 3;
+    if (this.#channel === null) return 0;
+    return this.#hooksOpen() ? 1 : 2;
+  }
+
+  /** The transport took bytes: `drain` if `send()` returned -1 before. */
+  #hooksDrained(): void {
+    if (this.bufferedAmount >= this.#writableHighWaterMark()) return;
+    this.#hooksBackpressured = false;
+    const hooks = this.#hooks!;
+    if (hooks.drain === undefined || !this.#hooksOpen()) return;
+    try {
+      hooks.drain(this.#hooksSocket!);
+    } catch (error) {
+      this.#hookThrew(error);
+    }
+  }
+
+  /** The connection is closed: the `close` hook, once. */
+  #hooksClosed(info: WebSocketCloseInfo): void {
+    const hooks = this.#hooks!;
+    if (hooks.close === undefined) return;
+    try {
+      hooks.close(this.#hooksSocket!, info);
+    } catch (error) {
+      reportHookError(hooks, this.#hooksSocket!, error);
+    }
+  }
+
+  /** Drives this connection by hooks (before its transport arrived). */
+  #enableHooks(hooks: AnyHooks, data: unknown): AnyHooksSocket | null {
+    if (this.#channel !== null || this.#hooks !== null) return null;
+    this.#hooks = hooks;
+    const socket = new ConnectionHooksSocket(this, data);
+    this.#hooksSocket = socket;
+    return socket;
   }
 
   async #flushOnceRead(): Promise<void> {
@@ -837,6 +1065,17 @@ export class WebSocketConnection implements WebSocketStreamLike {
 
   /** Hands bytes to the transport, counted in `bufferedAmount` until taken. */
   #writeOut(bytes: Uint8Array): void {
+    const channel = this.#channel!;
+    if (channel.tryWrite !== undefined) {
+      // Where the runtime writes synchronously (Bun): no promise when the
+      // kernel takes it all, the usual case of a reply.
+      const taken = channel.tryWrite(bytes);
+      if (taken === bytes.length) {
+        this.#writesCompleted++;
+        return;
+      }
+      if (taken > 0) bytes = bytes.subarray(taken);
+    }
     const length = bytes.length;
     this.#inflight += length;
     this.#channel!.write(bytes).then(
@@ -854,6 +1093,7 @@ export class WebSocketConnection implements WebSocketStreamLike {
             this.#autoReplyBacklog = 0;
             this.#updateReading();
           }
+          if (this.#hooksBackpressured) this.#hooksDrained();
         }
       },
       () => this.#abandonTransport(),
@@ -968,6 +1208,7 @@ export class WebSocketConnection implements WebSocketStreamLike {
     const reported = this.#peerDead ? this.#reportedCloseInfo() : info;
     this.#pings?.closed(reported);
     this.#resolveClosed(reported);
+    if (this.#hooks !== null) this.#hooksClosed(reported);
   }
 
   /** The close code and reason the application is told about. */
@@ -999,6 +1240,19 @@ export class WebSocketConnection implements WebSocketStreamLike {
         ? new ConnectionBroadcastPort(socket)
         : null
     );
+    registerHooksDriver((connection, hooks, data) =>
+      connection instanceof WebSocketConnection
+        ? connection.#enableHooks(hooks, data)
+        : null
+    );
+    hooksHandlers = {
+      send: (connection, data) => connection.#hooksSend(data),
+      ping: (connection, data) => connection.#hooksPing(data),
+      terminate: (connection) => connection.#hooksTerminate(),
+      readyState: (connection) => connection.#hooksReadyState(),
+      protocol: (connection) => connection.#options.protocol ?? "",
+      extensions: (connection) => connection.#options.extensions ?? "",
+    };
     broadcastHandlers = {
       role: (connection) => connection.#options.role,
       extensions: (connection) =>
@@ -1132,6 +1386,76 @@ class ConnectionPort implements ByteReceiver, MessageStreamHooks, Ticker {
   }
 }
 
+/** The socket the hooks of a hooks-driven connection get. */
+class ConnectionHooksSocket implements AnyHooksSocket {
+  readonly #connection: WebSocketConnection;
+  data: unknown;
+
+  constructor(connection: WebSocketConnection, data: unknown) {
+    this.#connection = connection;
+    this.data = data;
+  }
+
+  get url(): string {
+    return this.#connection.url;
+  }
+
+  get protocol(): string {
+    return hooksHandlers.protocol(this.#connection);
+  }
+
+  get extensions(): string {
+    return hooksHandlers.extensions(this.#connection);
+  }
+
+  get remoteAddr(): NetAddr | null {
+    return this.#connection.remoteAddr;
+  }
+
+  get secure(): boolean {
+    return this.#connection.secure;
+  }
+
+  get readyState(): 0 | 1 | 2 | 3 {
+    return hooksHandlers.readyState(this.#connection);
+  }
+
+  get bufferedAmount(): number {
+    return this.#connection.bufferedAmount;
+  }
+
+  get closed(): Promise<WebSocketCloseInfo> {
+    return this.#connection.closed;
+  }
+
+  send(data: string | BufferSource): number {
+    return hooksHandlers.send(this.#connection, data);
+  }
+
+  close(code?: number, reason?: string): void {
+    const info: { closeCode?: number; reason?: string } = {};
+    if (code !== undefined) info.closeCode = code;
+    if (reason !== undefined) info.reason = reason;
+    this.#connection.close(info);
+  }
+
+  terminate(): void {
+    hooksHandlers.terminate(this.#connection);
+  }
+
+  ping(data?: string | BufferSource): number {
+    return hooksHandlers.ping(this.#connection, data);
+  }
+
+  static {
+    registerBroadcastLookup((socket) =>
+      socket instanceof ConnectionHooksSocket
+        ? new ConnectionBroadcastPort(socket.#connection)
+        : null
+    );
+  }
+}
+
 /** How a hub (`lib/pubsub/`) hands a connection broadcast messages. */
 class ConnectionBroadcastPort implements BroadcastPort {
   readonly #connection: WebSocketConnection;
@@ -1159,6 +1483,10 @@ class ConnectionBroadcastPort implements BroadcastPort {
 
   sendMessage(message: string | Uint8Array): boolean {
     return broadcastHandlers.sendMessage(this.#connection, message);
+  }
+
+  close(code: number, reason: string): void {
+    this.#connection.close({ closeCode: code, reason });
   }
 }
 

@@ -17,6 +17,7 @@ import { CloseCode, encodeCloseBody } from "../core/close_code.ts";
 import { WebSocketError } from "../core/errors.ts";
 import type { ServerConnectionDefaults } from "../connection/_server_defaults.ts";
 import {
+  bufferSourceBytes,
   callUser,
   closeForAbort,
   closeForCancel,
@@ -35,6 +36,16 @@ import type {
   WebSocketStreamLike,
 } from "../connection/websocket_stream_like.ts";
 import { registerBroadcastLookup } from "../connection/_broadcast.ts";
+import {
+  type AnyHooks,
+  type AnyHooksSocket,
+  HOOK_ERROR_CODE,
+  HOOK_ERROR_REASON,
+  reportHookError,
+  SEND_LIMIT_CODE,
+  SEND_LIMIT_FACTOR,
+  SEND_LIMIT_REASON,
+} from "../connection/_hooks.ts";
 import type { BroadcastPort, NativeTopics } from "../connection/_broadcast.ts";
 
 /**
@@ -102,6 +113,11 @@ export interface NativeEndpoint {
    * @throws When the runtime refuses to send (the connection is closing).
    */
   send(message: string | Uint8Array): boolean;
+  /**
+   * Sends a message for a hooks socket, with Bun's return values: bytes
+   * sent (> 0), -1 queued under backpressure, 0 dropped. Never throws.
+   */
+  sendCounted(message: string | Uint8Array): number;
   /** Bytes given to `send()` and not yet handed to the OS. */
   bufferedAmount(): number;
   /**
@@ -152,6 +168,10 @@ export interface NativeSocketOptions {
   pongTimeout?: number | undefined;
   /** Close with 1001 after this long without receiving anything; 0: never. */
   idleTimeout?: number | undefined;
+  /** Drive the socket by these hooks instead of streams. */
+  hooks?: AnyHooks | undefined;
+  /** The hooks socket's initial `data`. */
+  data?: unknown;
 }
 
 /** The socket an application sees: only the `WebSocketStreamLike` members. */
@@ -200,6 +220,73 @@ class NativeWebSocketStream implements WebSocketStreamLike {
   }
 }
 
+/** The socket the hooks of a hooks-driven native socket get. */
+class NativeHooksSocket implements AnyHooksSocket {
+  readonly #native: NativeSocket;
+  readonly url: string;
+  readonly remoteAddr: NetAddr | null;
+  readonly secure: boolean;
+  readonly closed: Promise<WebSocketCloseInfo>;
+  data: unknown;
+
+  constructor(
+    native: NativeSocket,
+    data: unknown,
+    closed: Promise<WebSocketCloseInfo>,
+  ) {
+    this.#native = native;
+    const socket = native.socket;
+    this.url = socket.url;
+    this.remoteAddr = socket.remoteAddr;
+    this.secure = socket.secure;
+    this.closed = closed;
+    this.data = data;
+  }
+
+  get protocol(): string {
+    return this.#native.protocol;
+  }
+
+  get extensions(): string {
+    return this.#native.extensions;
+  }
+
+  get readyState(): 0 | 1 | 2 | 3 {
+    return this.#native.hooksReadyState;
+  }
+
+  get bufferedAmount(): number {
+    return this.#native.bufferedAmount;
+  }
+
+  send(data: string | BufferSource): number {
+    return this.#native.hooksSend(data);
+  }
+
+  close(code?: number, reason?: string): void {
+    const info: { closeCode?: number; reason?: string } = {};
+    if (code !== undefined) info.closeCode = code;
+    if (reason !== undefined) info.reason = reason;
+    this.#native.close(info);
+  }
+
+  terminate(): void {
+    this.#native.hooksTerminate();
+  }
+
+  ping(data?: string | BufferSource): number {
+    return this.#native.hooksPing(data);
+  }
+
+  static {
+    registerBroadcastLookup((socket) =>
+      socket instanceof NativeHooksSocket
+        ? new NativeBroadcastPort(socket.#native)
+        : null
+    );
+  }
+}
+
 /** How a hub (`lib/pubsub/`) hands a native socket broadcast messages. */
 class NativeBroadcastPort implements BroadcastPort {
   readonly #native: NativeSocket;
@@ -229,6 +316,10 @@ class NativeBroadcastPort implements BroadcastPort {
   sendMessage(message: string | Uint8Array): boolean {
     return this.#native.sendBroadcast(message);
   }
+
+  close(code: number, reason: string): void {
+    this.#native.close({ closeCode: code, reason });
+  }
 }
 
 /**
@@ -256,6 +347,19 @@ class NativeBroadcastPort implements BroadcastPort {
 export class NativeSocket {
   /** The socket handed to the application. */
   readonly socket: WebSocketStreamLike;
+  /** The socket the hooks get, when driven by hooks (`options.hooks`). */
+  readonly hooksSocket: AnyHooksSocket | null = null;
+  readonly #hooks: AnyHooks | null = null;
+  /** A hooks `send()` returned -1: `drain` is due. */
+  #hooksBackpressured = false;
+  /** A hook threw: the connection is closing with 1011. */
+  #hookFailed = false;
+  /**
+   * A message arrived since the last keepalive tick (hooks: no clock read
+   * per message; the tick counts it, which only delays idle and dead
+   * verdicts by less than a tick).
+   */
+  #receivedSinceTick = false;
   /** The pings waiting for their pong, once `ping()` was called. */
   #pings: PingTracker | null = null;
 
@@ -314,6 +418,10 @@ export class NativeSocket {
       opened,
       closed,
     );
+    if (options.hooks !== undefined) {
+      this.#hooks = options.hooks;
+      this.hooksSocket = new NativeHooksSocket(this, options.data, closed);
+    }
   }
 
   /**
@@ -324,6 +432,10 @@ export class NativeSocket {
   open(endpoint: NativeEndpoint): void {
     if (this.#endpoint !== null || this.#settled) return;
     this.#endpoint = endpoint;
+    if (this.#hooks !== null) {
+      this.#openHooks(this.#hooks);
+      return;
+    }
     const { readable, writable, messages, sink } = createMessageStreams(
       this.#options.readableHighWaterMark ?? DEFAULT_HIGH_WATER_MARK,
       {
@@ -365,6 +477,11 @@ export class NativeSocket {
    * @param message A `string` for text, bytes of their own buffer for binary.
    */
   receive(message: WebSocketMessage): void {
+    const hooks = this.#hooks;
+    if (hooks !== null) {
+      this.#receiveHooks(hooks, message);
+      return;
+    }
     if (this.#messagesDone || this.#failure !== null || this.#settled) return;
     this.#keepalive?.received(Date.now());
     const maxMessageSize = this.#options.maxMessageSize;
@@ -438,6 +555,16 @@ export class NativeSocket {
   pong(data: Uint8Array): void {
     this.#keepalive?.received(Date.now());
     if (this.#settled) return;
+    const hooks = this.#hooks;
+    if (hooks !== null) {
+      if (hooks.pong === undefined || this.#hookFailed) return;
+      try {
+        hooks.pong(this.hooksSocket!, data);
+      } catch (error) {
+        this.#hookThrew(error);
+      }
+      return;
+    }
     callUser(this.socket.onpong, data);
     this.#pings?.pong(data);
   }
@@ -509,6 +636,7 @@ export class NativeSocket {
 
   /** The runtime's send buffer shrank: a waiting write may go on. */
   drain(): void {
+    if (this.#hooksBackpressured) this.#hooksDrained();
     const drained = this.#drained;
     if (drained === null) return;
     if (
@@ -724,6 +852,174 @@ export class NativeSocket {
     this.#stopKeepalive();
     this.#pings?.closed(info);
     this.#resolveClosed(info);
+    const hooks = this.#hooks;
+    if (hooks?.close !== undefined) {
+      try {
+        hooks.close(this.hooksSocket!, info);
+      } catch (error) {
+        reportHookError(hooks, this.hooksSocket!, error);
+      }
+    }
+  }
+
+  /** Hooks instead of streams: keepalive, then the `open` hook. */
+  #openHooks(hooks: AnyHooks): void {
+    this.#messagesDone = true;
+    this.#startKeepalive();
+    if (this.#closeRequest !== null) {
+      this.#maybeSendClose(); // A close() called before the runtime opened.
+      return;
+    }
+    if (hooks.open === undefined) return;
+    try {
+      hooks.open(this.hooksSocket!);
+    } catch (error) {
+      this.#hookThrew(error);
+    }
+  }
+
+  /** A message for the `message` hook, called at once. */
+  #receiveHooks(hooks: AnyHooks, message: WebSocketMessage): void {
+    if (this.#failure !== null || this.#settled || this.#hookFailed) return;
+    this.#receivedSinceTick = true;
+    const max = this.#options.maxMessageSize;
+    if (
+      typeof message === "string"
+        ? message.length * 3 > max && utf8Length(message) > max
+        : message.length > max
+    ) {
+      this.#fail(
+        CloseCode.MessageTooBig,
+        `Received a message of more than ${max} bytes, over the limit`,
+      );
+      return;
+    }
+    if (hooks.message === undefined) return;
+    try {
+      hooks.message(this.hooksSocket!, message);
+    } catch (error) {
+      this.#hookThrew(error);
+    }
+  }
+
+  /** A hook threw: report it, close with 1011, deliver nothing more. */
+  #hookThrew(error: unknown): void {
+    reportHookError(this.#hooks!, this.hooksSocket!, error);
+    if (this.#hookFailed) return;
+    this.#hookFailed = true;
+    if (this.#closeRequest === null && this.#failure === null) {
+      this.close({ closeCode: HOOK_ERROR_CODE, reason: HOOK_ERROR_REASON });
+    }
+  }
+
+  /** The hooks socket's `send()`, with Bun's return values. */
+  hooksSend(data: string | BufferSource): number {
+    let message: string | Uint8Array;
+    if (typeof data === "string" || data instanceof Uint8Array) {
+      message = data;
+    } else {
+      const bytes = bufferSourceBytes(data);
+      if (bytes === null) {
+        throw new TypeError(
+          `Cannot send a value of type ${typeof data}: send a string or a BufferSource`,
+        );
+      }
+      message = bytes;
+    }
+    const endpoint = this.#endpoint;
+    if (endpoint === null || !this.takesBroadcast) return 0;
+    const sent = endpoint.sendCounted(message);
+    if (endpoint.drainEvents) {
+      // Bun's verdict as is; its drain event follows a -1.
+      if (sent === -1) {
+        this.#hooksBackpressured = true;
+        this.#checkSendLimit(endpoint);
+      }
+      return sent;
+    }
+    if (sent === 0) return 0;
+    if (endpoint.bufferedAmount() < this.#writableHighWaterMark()) return sent;
+    if (!this.#hooksBackpressured) {
+      this.#hooksBackpressured = true;
+      this.#pollDrain();
+    }
+    this.#checkSendLimit(endpoint);
+    return -1;
+  }
+
+  /** Past the send buffer limit: close, as the codec does. */
+  #checkSendLimit(endpoint: NativeEndpoint): void {
+    if (
+      endpoint.bufferedAmount() >=
+        this.#writableHighWaterMark() * SEND_LIMIT_FACTOR
+    ) {
+      this.#fail(SEND_LIMIT_CODE, SEND_LIMIT_REASON);
+    }
+  }
+
+  /** Where no drain event comes (Deno): polls `bufferedAmount`. */
+  #pollDrain(): void {
+    this.#drainTimer = setTimeout(() => {
+      if (!this.#hooksBackpressured || this.#settled) return;
+      this.#hooksDrained();
+      if (this.#hooksBackpressured) this.#pollDrain();
+    }, DRAIN_POLL_MS);
+  }
+
+  /** The runtime's buffer shrank: `drain` if a `send()` returned -1. */
+  #hooksDrained(): void {
+    const endpoint = this.#endpoint;
+    if (
+      endpoint === null ||
+      (!endpoint.drainEvents &&
+        endpoint.bufferedAmount() >= this.#writableHighWaterMark())
+    ) {
+      return;
+    }
+    this.#hooksBackpressured = false;
+    const hooks = this.#hooks!;
+    if (hooks.drain === undefined || !this.takesBroadcast) return;
+    try {
+      hooks.drain(this.hooksSocket!);
+    } catch (error) {
+      this.#hookThrew(error);
+    }
+  }
+
+  /** The hooks socket's `ping()`. */
+  hooksPing(data: string | BufferSource | undefined): number {
+    const payload = data === undefined ? new Uint8Array(0) : pingPayload(data);
+    const endpoint = this.#endpoint;
+    if (endpoint === null || endpoint.ping === null || !this.takesBroadcast) {
+      return 0;
+    }
+    try {
+      endpoint.ping(payload);
+    } catch {
+      return 0; // Closing: the runtime's close report follows.
+    }
+    return payload.length + 2;
+  }
+
+  /** The hooks socket's `terminate()`. */
+  hooksTerminate(): void {
+    if (this.#endpoint?.terminate == null) {
+      this.close({ closeCode: CloseCode.GoingAway });
+      return;
+    }
+    this.#abandon();
+  }
+
+  /** The hooks socket's `readyState`. */
+  get hooksReadyState(): 0 | 1 | 2 | 3 {
+    if (this.#settled) return 3;
+    if (this.#endpoint === null) return 0;
+    return this.takesBroadcast ? 1 : 2;
+  }
+
+  /** The negotiated subprotocol. */
+  get protocol(): string {
+    return this.#options.protocol;
   }
 
   /**
@@ -753,6 +1049,10 @@ export class NativeSocket {
         return;
       }
       const now = Date.now();
+      if (this.#receivedSinceTick) {
+        this.#receivedSinceTick = false;
+        keepalive.received(now);
+      }
       switch (keepalive.tick(now)) {
         case "ping":
           if (ping === null) {

@@ -447,6 +447,13 @@ export function bunServeOptions(
         send: (message) =>
           ws.send(message, compress) !== 0 ||
           (message.length === 0 && ws.readyState === 1),
+        sendCounted: (message) => {
+          const sent = ws.send(message, compress);
+          // Bun counts an empty message sent as 0, which means dropped here.
+          return sent === 0 && message.length === 0 && ws.readyState === 1
+            ? 2
+            : sent;
+        },
         bufferedAmount: () => ws.getBufferedAmount(),
         drainEvents: true,
         close: (code, reason) => {

@@ -84,6 +84,8 @@ const HANDSHAKE_HEADERS = new Set([
 
 /** `WebSocket.OPEN`. */
 const OPEN = 1;
+/** `WebSocket.CLOSING`. */
+const CLOSING = 2;
 
 /** Requests already upgraded, to refuse a second `upgrade()` clearly. */
 const upgraded = new WeakSet<Request>();
@@ -116,7 +118,13 @@ export function upgradeDeno(
   request: Request,
   answer: Extract<UpgradeAnswer, { accepted: true }>,
   options: NativeSocketOptions,
-): { response: Response; socket: WebSocketStreamLike } | null {
+):
+  | {
+    response: Response;
+    socket: WebSocketStreamLike;
+    hooksSocket: NativeSocket["hooksSocket"];
+  }
+  | null {
   const upgradeWebSocket = (globalThis as {
     Deno?: { upgradeWebSocket?: DenoUpgradeWebSocket };
   }).Deno?.upgradeWebSocket;
@@ -150,6 +158,16 @@ export function upgradeDeno(
       socket.send(message);
       return true;
     },
+    sendCounted: (message) => {
+      // From a message event, Deno still sends while its readyState says
+      // closing (it read a close frame with the message): a hook's answer
+      // goes out first.
+      if (socket.readyState > CLOSING) return 0;
+      socket.send(message);
+      return (typeof message === "string"
+        ? message.length
+        : message.byteLength) + 2;
+    },
     bufferedAmount: () => socket.bufferedAmount,
     drainEvents: false,
     close: (code, reason) => {
@@ -177,5 +195,5 @@ export function upgradeDeno(
       event.wasClean,
     );
   });
-  return { response, socket: native.socket };
+  return { response, socket: native.socket, hooksSocket: native.hooksSocket };
 }

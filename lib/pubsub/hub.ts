@@ -11,12 +11,29 @@ import { broadcastPortOf } from "../connection/_broadcast.ts";
 import { bufferSourceBytes } from "../connection/_socket_extras.ts";
 import type { BroadcastPort, NativeTopics } from "../connection/_broadcast.ts";
 import type { WebSocketStreamLike } from "../connection/websocket_stream_like.ts";
+import type { WebSocketHooksSocket } from "../connection/websocket_hooks.ts";
 import { PerMessageDeflate } from "../extensions/permessage_deflate.ts";
 import type {
   Backplane,
   BackplaneMessage,
   BackplaneReceiver,
 } from "./backplane.ts";
+
+/**
+ * A socket a {@linkcode Hub} takes: any socket of `upgrade()` or
+ * `connect()`, stream-driven or hooks-driven.
+ *
+ * @example Subscribe a hooks socket as it opens
+ * ```ts
+ * import { Hub, type HubSocket, type WebSocketHooks } from "@wstream/wstream";
+ *
+ * const hub = new Hub();
+ * const join = (socket: HubSocket): boolean => hub.subscribe(socket, "lobby");
+ * const hooks: WebSocketHooks = { open: join };
+ * await hub.close();
+ * ```
+ */
+export type HubSocket = WebSocketStreamLike | WebSocketHooksSocket<unknown>;
 
 /**
  * What a hub does with a subscriber that has too much queued.
@@ -119,7 +136,7 @@ export interface PublishOptions {
    *
    * @default {undefined} every subscriber of the topic gets the message
    */
-  except?: WebSocketStreamLike | Iterable<WebSocketStreamLike>;
+  except?: HubSocket | Iterable<HubSocket>;
 }
 
 /**
@@ -200,7 +217,7 @@ type Delivery =
   | { kind: "message" };
 
 interface Member {
-  readonly socket: WebSocketStreamLike;
+  readonly socket: HubSocket;
   readonly port: BroadcastPort;
   readonly delivery: Delivery;
   readonly topics: Set<string>;
@@ -278,9 +295,9 @@ export class Hub {
   /** The backplane started and takes calls. */
   #forwarding = false;
   #closed = false;
-  readonly #members = new Map<WebSocketStreamLike, Member>();
+  readonly #members = new Map<HubSocket, Member>();
   readonly #topics = new Map<string, Set<Member>>();
-  readonly #dropped = new WeakMap<WebSocketStreamLike, number>();
+  readonly #dropped = new WeakMap<HubSocket, number>();
   readonly #stats: HubStats = {
     published: 0,
     delivered: 0,
@@ -378,7 +395,7 @@ export class Hub {
    * }
    * ```
    */
-  subscribe(socket: WebSocketStreamLike, topic: string): boolean {
+  subscribe(socket: HubSocket, topic: string): boolean {
     this.#checkOpen("subscribe");
     checkTopic(topic);
     let member = this.#members.get(socket);
@@ -433,7 +450,7 @@ export class Hub {
    * hub.unsubscribe(socket, "lobby");
    * ```
    */
-  unsubscribe(socket: WebSocketStreamLike, topic: string): boolean {
+  unsubscribe(socket: HubSocket, topic: string): boolean {
     const member = this.#members.get(socket);
     if (member === undefined || !member.topics.delete(topic)) return false;
     this.#leave(member, topic);
@@ -498,7 +515,7 @@ export class Hub {
    * console.log(hub.topics(socket)); // ["lobby", "news"]
    * ```
    */
-  topics(socket: WebSocketStreamLike): string[] {
+  topics(socket: HubSocket): string[] {
     return [...(this.#members.get(socket)?.topics ?? [])];
   }
 
@@ -538,7 +555,7 @@ export class Hub {
    * if (hub.dropped(socket) > 100) socket.close({ closeCode: 4000, reason: "lagging" });
    * ```
    */
-  dropped(socket: WebSocketStreamLike): number {
+  dropped(socket: HubSocket): number {
     return this.#dropped.get(socket) ?? 0;
   }
 
@@ -601,7 +618,7 @@ export class Hub {
     topic: string,
     set: Set<Member>,
     data: BackplaneMessage,
-    except: Set<WebSocketStreamLike> | null,
+    except: Set<HubSocket> | null,
   ): number {
     const text = typeof data === "string";
     const opcode = text ? TEXT : BINARY;
@@ -715,10 +732,7 @@ export class Hub {
       this.#stats.closed++;
       this.#remove(socket);
       try {
-        socket.close({
-          closeCode: SLOW_SUBSCRIBER_CLOSE_CODE,
-          reason: SLOW_SUBSCRIBER_REASON,
-        });
+        member.port.close(SLOW_SUBSCRIBER_CLOSE_CODE, SLOW_SUBSCRIBER_REASON);
       } catch {
         // Already closing.
       }
@@ -764,7 +778,7 @@ export class Hub {
   }
 
   /** A socket closed (or was closed for being slow): it leaves every topic. */
-  #remove(socket: WebSocketStreamLike): void {
+  #remove(socket: HubSocket): void {
     const member = this.#members.get(socket);
     if (member === undefined) return;
     this.#members.delete(socket);
@@ -837,15 +851,15 @@ function messageOf(message: string | BufferSource): BackplaneMessage {
 
 function exceptSet(
   except: PublishOptions["except"],
-): Set<WebSocketStreamLike> | null {
+): Set<HubSocket> | null {
   if (except === undefined) return null;
   if (
-    typeof (except as Iterable<WebSocketStreamLike>)[Symbol.iterator] ===
+    typeof (except as Iterable<HubSocket>)[Symbol.iterator] ===
       "function"
   ) {
-    return new Set(except as Iterable<WebSocketStreamLike>);
+    return new Set(except as Iterable<HubSocket>);
   }
-  return new Set([except as WebSocketStreamLike]);
+  return new Set([except as HubSocket]);
 }
 
 function checkTopic(topic: unknown): void {

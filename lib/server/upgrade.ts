@@ -32,6 +32,11 @@ import type {
   NetAddr,
   WebSocketStreamLike,
 } from "../connection/websocket_stream_like.ts";
+import type {
+  WebSocketHooks,
+  WebSocketHooksSocket,
+} from "../connection/websocket_hooks.ts";
+import { driveWithHooks } from "../connection/_hooks.ts";
 
 /**
  * Options of {@linkcode upgrade}: the handshake's and the connection's.
@@ -220,6 +225,74 @@ export interface UpgradeResult {
   socket: WebSocketStreamLike | null;
 }
 
+/**
+ * Options of {@linkcode upgrade} for a socket driven by hooks instead of
+ * streams: {@linkcode ServerUpgradeOptions} plus the hooks and the
+ * socket's initial `data`. `readableHighWaterMark` and `maxUnreadBytes` do
+ * not apply: messages go to the `message` hook as they are read.
+ *
+ * @typeParam T The type of the socket's `data`.
+ *
+ * @example Echo with hooks, with per-connection data
+ * ```ts
+ * import { type HooksUpgradeOptions, serve, upgrade } from "@wstream/wstream";
+ *
+ * const options: HooksUpgradeOptions<{ joined: number }> = {
+ *   data: { joined: 0 },
+ *   hooks: {
+ *     open(ws) {
+ *       ws.data.joined = Date.now();
+ *     },
+ *     message(ws, data) {
+ *       ws.send(data);
+ *     },
+ *   },
+ * };
+ * const server = serve({ port: 0 }, async (request) => (await upgrade(request, options)).response);
+ * await server.shutdown();
+ * ```
+ */
+export interface HooksUpgradeOptions<T = undefined>
+  extends ServerUpgradeOptions {
+  /** The hooks that drive the socket, called synchronously as events come. */
+  hooks: WebSocketHooks<T>;
+  /**
+   * The socket's initial `data`.
+   *
+   * @default {undefined}
+   */
+  data?: T;
+}
+
+/**
+ * What {@linkcode upgrade} resolves with when given `hooks`.
+ *
+ * @typeParam T The type of the socket's `data`.
+ *
+ * @example Keep the hooks sockets of a handler
+ * ```ts
+ * import { type HooksUpgradeResult, upgrade, type WebSocketHooksSocket } from "@wstream/wstream";
+ * import assert from "node:assert/strict";
+ *
+ * const sockets = new Set<WebSocketHooksSocket>();
+ * const result: HooksUpgradeResult = await upgrade(new Request("http://localhost/"), { hooks: {} });
+ * if (result.socket !== null) sockets.add(result.socket);
+ * assert.equal(result.response.status, 400); // not an upgrade request
+ * ```
+ */
+export interface HooksUpgradeResult<T = undefined> {
+  /**
+   * The response the handler must return: the 101 answer when the upgrade
+   * was accepted, else a 4xx with a plain-text reason.
+   */
+  response: Response;
+  /**
+   * The socket the hooks get (its `open` hook comes once the handler
+   * returned `response`); `null` when the upgrade was refused.
+   */
+  socket: WebSocketHooksSocket<T> | null;
+}
+
 const NUMERIC_OPTIONS = [
   ["maxMessageSize", "bytes"],
   ["maxFragments", "count"],
@@ -233,6 +306,58 @@ const NUMERIC_OPTIONS = [
   ["maxUnreadBytes", "bytes"],
 ] as const;
 
+/**
+ * Answers a WebSocket upgrade request inside a request handler, with a
+ * socket driven by hooks instead of streams: the same validation, paths
+ * and options as the stream form below, on every server (`serve()`,
+ * `attachToNodeServer()`, `Deno.serve`, `Bun.serve`).
+ *
+ * The hooks are called synchronously from the receive path, with no stream
+ * and no promise per message; {@linkcode WebSocketHooksSocket.send} is
+ * synchronous and reports backpressure by returning -1 (then wait for the
+ * `drain` hook). Under `Bun.serve` they map one to one onto Bun's own
+ * `websocket` handlers. On wstream's codec (`serve()`,
+ * `attachToNodeServer()`) and under `Deno.serve`, what a `message` hook
+ * sends goes out before the answer to a close frame read with the
+ * message. Reading is never paused for the application (as under Bun):
+ * automatic replies stay bounded, and so do sends (see
+ * {@linkcode WebSocketHooksSocket}).
+ *
+ * @typeParam T The type of the socket's `data`.
+ * @param request The request the handler received.
+ * @param options The hooks, the socket's `data`, and the options of the
+ * stream form.
+ * @returns The response to return from the handler and the hooks socket.
+ * @throws {TypeError} If an accepted request came from none of those
+ * servers, or if `upgrade()` was already called for it or its handler
+ * returned.
+ * @throws {RangeError} If a size or time option is out of range.
+ * @throws Whatever the `protocols` or `origin` callback throws.
+ *
+ * @example An echo server with hooks
+ * ```ts
+ * import { serve, upgrade } from "@wstream/wstream";
+ *
+ * const server = serve({ port: 0 }, async (request) => {
+ *   const { response } = await upgrade(request, {
+ *     hooks: {
+ *       message(ws, data) {
+ *         ws.send(data);
+ *       },
+ *       close(ws, { closeCode, reason }) {
+ *         console.log(ws.remoteAddr, "left:", closeCode, reason);
+ *       },
+ *     },
+ *   });
+ *   return response; // 101, or the 4xx of a refused upgrade
+ * });
+ * await server.shutdown();
+ * ```
+ */
+export function upgrade<T = undefined>(
+  request: Request,
+  options: HooksUpgradeOptions<T>,
+): Promise<HooksUpgradeResult<T>>;
 /**
  * Answers a WebSocket upgrade request inside a request handler, on
  * whichever server received it, with one socket API everywhere.
@@ -290,7 +415,9 @@ const NUMERIC_OPTIONS = [
  *
  * wstream's own codec (path 1) has neither limit: the first frames wait
  * in the socket until the handler returned, and an echo of a message goes
- * out before the answer to a close frame or bad frame read with it.
+ * out before the answer to a close frame or bad frame read with it. Under
+ * `Deno.serve`, the hooks form (`upgrade(request, { hooks })`) lifts the
+ * second limit: its `message` hook runs in Deno's message event.
  *
  * @param request The request the handler received.
  * @param options Subprotocols, allowed origins, extra 101 headers, limits.
@@ -334,10 +461,14 @@ const NUMERIC_OPTIONS = [
  * });
  * ```
  */
-export async function upgrade(
+export function upgrade(
   request: Request,
-  options: ServerUpgradeOptions = {},
-): Promise<UpgradeResult> {
+  options?: ServerUpgradeOptions,
+): Promise<UpgradeResult>;
+export async function upgrade<T>(
+  request: Request,
+  options: ServerUpgradeOptions & Partial<HooksUpgradeOptions<T>> = {},
+): Promise<UpgradeResult | HooksUpgradeResult<T>> {
   for (const [name, unit] of NUMERIC_OPTIONS) {
     checkLimit(name, options[name], unit);
   }
@@ -411,6 +542,12 @@ export async function upgrade(
     );
     pending.response = answer.response;
     pending.socket = socket;
+    if (options.hooks !== undefined) {
+      return {
+        response: answer.response,
+        socket: driveWithHooks(socket, options.hooks, options.data as T),
+      };
+    }
     return { response: answer.response, socket };
   }
 
@@ -420,7 +557,11 @@ export async function upgrade(
     answer,
     nativeOptions(url, answer.protocol, options),
   );
-  if (deno !== null) return deno;
+  if (deno !== null) {
+    return options.hooks === undefined
+      ? { response: deno.response, socket: deno.socket }
+      : { response: deno.response, socket: deno.hooksSocket };
+  }
 
   // 3. Bun.serve with bunServeOptions(): Bun's WebSocket, once the handler
   // returned the response.
@@ -439,7 +580,9 @@ export async function upgrade(
     bun.extensionOffer = offer;
     bun.response = answer.response;
     bun.native = native;
-    return { response: answer.response, socket: native.socket };
+    return options.hooks === undefined
+      ? { response: answer.response, socket: native.socket }
+      : { response: answer.response, socket: native.hooksSocket };
   }
 
   throw new TypeError(
@@ -547,5 +690,7 @@ function nativeOptions(
     pingInterval,
     pongTimeout: options.pongTimeout ?? pingInterval,
     idleTimeout: options.idleTimeout ?? NATIVE_DEFAULT_IDLE_TIMEOUT,
+    hooks: (options as Partial<HooksUpgradeOptions<unknown>>).hooks,
+    data: (options as Partial<HooksUpgradeOptions<unknown>>).data,
   };
 }

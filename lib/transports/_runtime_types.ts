@@ -122,6 +122,8 @@ export interface BunSocket<Data> {
 
 /** Socket callbacks of `Bun.listen` and `Bun.connect`. */
 export interface BunSocketHandler<Data> {
+  /** How `data` hands received bytes: `"uint8array"`, a plain `Uint8Array`. */
+  binaryType?: "buffer" | "arraybuffer" | "uint8array";
   open?(socket: BunSocket<Data>): void;
   data?(socket: BunSocket<Data>, chunk: Uint8Array): void;
   drain?(socket: BunSocket<Data>): void;

@@ -92,6 +92,14 @@ export interface ByteChannel {
   /** Sends bytes after earlier writes; resolves once the kernel took them. */
   write(bytes: Uint8Array): Promise<void>;
   /**
+   * Optionally, hands `bytes` to the kernel now, with no promise, when no
+   * write is queued and the runtime can write synchronously (Bun).
+   *
+   * @returns How many bytes, from the start, the kernel took (0 when none
+   * or when it cannot): write the rest with `write()`.
+   */
+  tryWrite?(bytes: Uint8Array): number;
+  /**
    * Optionally, a count that grows whenever the kernel takes some bytes of
    * a write (partial writes included): how a write-stall check tells a slow
    * peer, still reading a large write, from one that stopped reading.
@@ -247,6 +255,27 @@ export abstract class SocketChannel implements TcpConnection, ByteChannel {
   /** Called by {@linkcode SocketChannel.send} each time the kernel took bytes. */
   protected madeProgress(): void {
     this.#progress++;
+  }
+
+  /**
+   * Writes what the kernel takes of `chunk` now, synchronously, where the
+   * runtime can (Bun's `socket.write()`); the default takes nothing.
+   *
+   * @returns The bytes taken, from the start of `chunk`.
+   */
+  protected sendNow(_chunk: Uint8Array): number {
+    return 0;
+  }
+
+  /**
+   * Hands `bytes` to the kernel now, with no promise, when no write is
+   * queued: see {@linkcode ByteChannel.tryWrite}.
+   *
+   * @returns The bytes the kernel took; write the rest with `write()`.
+   */
+  tryWrite(bytes: Uint8Array): number {
+    if (!this.writing || this.#writeTail !== null) return 0;
+    return this.sendNow(bytes);
   }
 
   /** Sends FIN once the queued bytes are out; reading goes on. May throw. */

@@ -129,9 +129,13 @@ class BunSocketState extends SocketChannel {
   }
 
   protected override ownChunk(chunk: Uint8Array): Uint8Array {
-    // Bun gives a fresh Buffer per callback; expose it as a plain Uint8Array
-    // (Buffer#slice would alias where Uint8Array#slice copies).
-    return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    // Bun gives a fresh plain Uint8Array per callback (`binaryType:
+    // "uint8array"`); a Buffer (older Bun) is exposed as a plain Uint8Array
+    // (Buffer#slice would alias where Uint8Array#slice copies). Reading
+    // `.buffer` is not free on Bun: only when needed.
+    return chunk.constructor === Uint8Array
+      ? chunk
+      : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
   }
 
   protected override async send(chunk: Uint8Array): Promise<void> {
@@ -157,6 +161,13 @@ class BunSocketState extends SocketChannel {
     }
   }
 
+  protected override sendNow(chunk: Uint8Array): number {
+    const written = this.#socket.write(chunk, 0, chunk.byteLength);
+    if (written <= 0) return 0; // Closed (write() reports it) or full.
+    this.madeProgress();
+    return written;
+  }
+
   protected override endSocket(): void {
     this.#socket.shutdown();
   }
@@ -171,6 +182,7 @@ function socketHandler(
   onOpen: (state: BunSocketState) => void,
 ): BunSocketHandler<BunSocketState> {
   return {
+    binaryType: "uint8array",
     open(socket): void {
       const state = new BunSocketState(socket, checkHighWaterMark(options));
       socket.data = state;
