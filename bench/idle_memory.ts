@@ -91,6 +91,7 @@ import { WebSocketConnection } from "../lib/connection/websocket_connection.ts";
 
 const DENO_VARIANTS = [
   "wstream",
+  "wstream-hooks",
   "wstream-deflate",
   "deno-transport-512",
   "deno-transport-1024",
@@ -107,6 +108,7 @@ const DENO_VARIANTS = [
 ];
 const BUN_VARIANTS = [
   "wstream",
+  "wstream-hooks",
   "wstream-deflate",
   "bun-native-deflate",
   "bun-transport",
@@ -117,6 +119,7 @@ const BUN_VARIANTS = [
 ];
 const NODE_VARIANTS = [
   "wstream",
+  "wstream-hooks",
   "wstream-deflate",
   "ws",
   "ws-deflate",
@@ -270,6 +273,16 @@ function startServer(
         const writer = writable.getWriter();
         for await (const message of readable) await writer.write(message);
       }).catch(() => {});
+      return response;
+    }).listening.then((addr) => addr.port);
+  }
+  if (variant === "wstream-hooks") {
+    // The hooks API: no stream, no pending promise per connection.
+    return serve({ port, hostname }, async (request) => {
+      const { response, socket } = await upgrade(request, {
+        hooks: { message: (ws, data) => void ws.send(data) },
+      });
+      if (socket !== null) held.push(socket);
       return response;
     }).listening.then((addr) => addr.port);
   }

@@ -35,6 +35,10 @@ let echoed = 0;
 serve({
   port,
   maxConnections,
+  // serve()'s default unless the driver's environment overrides it.
+  ...(process.env.WRITE_STALL_TIMEOUT === undefined
+    ? {}
+    : { writeStallTimeout: Number(process.env.WRITE_STALL_TIMEOUT) }),
   onListen: (addr) => console.log(`listening on ${addr.port}`),
 }, async (request) => {
   const { response, socket } = await upgrade(request);
