@@ -139,6 +139,7 @@ async function assertEchoes(port: number): Promise<void> {
 /** The server examples, with the runtimes that have their server. */
 const servers: { name: string; skip: string | false; page?: string }[] = [
   { name: "echo.ts", skip: false },
+  { name: "hooks.ts", skip: false },
   {
     name: "deno_serve.ts",
     skip: runtime === "Deno" ? false : `Deno.serve needs Deno, not ${runtime}`,
