@@ -37,7 +37,7 @@ import type {
 
 export type { NodeSocketLike } from "./_runtime_types.ts";
 
-/** The largest piece of a write handed to Node at once (see `send`). */
+/** The largest piece of a write handed to `node:net` at once, where its queue is not visible (see `send`). */
 const PROGRESS_PIECE = 256 * 1024;
 
 /**
@@ -117,6 +117,8 @@ function onSocketClose(this: SocketWithState): void {
 
 class NodeSocketState extends SocketChannel {
   #socket: NodeSocketLike;
+  /** Bytes handed to `socket.write`, for {@linkcode NodeSocketState.progress}. */
+  #handedOut = 0;
   // Node's `destroy()` drops what is not written yet; `end()` flushes.
   protected override readonly endAfterEof = true;
 
@@ -170,10 +172,14 @@ class NodeSocketState extends SocketChannel {
 
   protected override send(chunk: Uint8Array): Promise<void> {
     if (this.#socket.destroyed) return Promise.reject(socketClosedError());
+    this.#handedOut += chunk.length;
+    // Where libuv's queue is not visible (Deno's and Bun's `node:net`), a
+    // large chunk goes piece by piece (views, no copies), each one progress:
+    // Node calls a write back only once all of it is out.
+    const piece = this.#writeQueueSize() === undefined
+      ? PROGRESS_PIECE
+      : chunk.length;
     return this.whileOpen((resolve, reject) => {
-      // Node calls back once a whole write reached the kernel (and joins
-      // writes queued meanwhile into one): a large chunk goes piece by
-      // piece (views, no copies), each one progress.
       let at = 0;
       const wrote = (error?: Error | null): void => {
         if (error !== undefined && error !== null) {
@@ -186,16 +192,32 @@ class NodeSocketState extends SocketChannel {
           resolve();
           return;
         }
-        const piece = chunk.subarray(at, at + PROGRESS_PIECE);
-        at += piece.length;
-        this.#socket.write(piece, wrote);
+        const next = chunk.subarray(at, at + piece);
+        at += next.length;
+        this.#socket.write(next, wrote);
       };
-      const first = chunk.length <= PROGRESS_PIECE
-        ? chunk
-        : chunk.subarray(0, PROGRESS_PIECE);
+      const first = chunk.length <= piece ? chunk : chunk.subarray(0, piece);
       at = first.length;
       this.#socket.write(first, wrote);
     });
+  }
+
+  /** The bytes libuv still holds for the kernel, where Node shows them. */
+  #writeQueueSize(): number | undefined {
+    const pending = (this.#socket as { _handle?: { writeQueueSize?: unknown } })
+      ._handle?.writeQueueSize;
+    return typeof pending === "number" ? pending : undefined;
+  }
+
+  /**
+   * Grows as the kernel takes bytes, partial writes included: on Node from
+   * the bytes libuv still holds (`writeQueueSize`, which Node's own TLS and
+   * HTTP/2 read), elsewhere per piece written (see `send`).
+   */
+  override get progress(): number {
+    const pending = this.#writeQueueSize();
+    return super.progress +
+      (pending === undefined ? 0 : this.#handedOut - pending);
   }
 
   protected override endSocket(): void {
