@@ -20,9 +20,11 @@ import { isValidCloseCode } from "../../lib/core/close_code.ts";
 import type { MessageExtension } from "../../lib/core/extension.ts";
 import type { Frame, Role } from "../../lib/core/frame.ts";
 import {
+  type AsciiDecoder,
   DEFAULT_MAX_PAYLOAD,
   FrameParser,
 } from "../../lib/core/frame_parser.ts";
+import { fastAsciiDecoder } from "../../lib/core/_latin1.ts";
 import { Protocol, type ProtocolEvent } from "../../lib/core/protocol.ts";
 import type { DeflateParameters } from "../../lib/core/deflate_negotiation.ts";
 import { PerMessageDeflate } from "../../lib/extensions/permessage_deflate.ts";
@@ -385,6 +387,10 @@ interface Execution {
 }
 
 const textEncoder = new TextEncoder();
+const rangeDecoder = new TextDecoder();
+/** The connection's decoder, or a reference one where the runtime has none. */
+const asciiDecoder: AsciiDecoder = fastAsciiDecoder ??
+  ((bytes, start, end) => rangeDecoder.decode(bytes.subarray(start, end)));
 
 function execute(
   wire: Uint8Array,
@@ -393,6 +399,7 @@ function execute(
   config: ProtocolConfig,
   random: Random | null,
   eof: boolean,
+  decodeAscii: boolean,
 ): Execution {
   const maxMessageSize = config.maxMessageSize ?? DEFAULT_MAX_PAYLOAD;
   const deflate = config.deflate === null ? null : new CheckedDeflate(
@@ -409,6 +416,7 @@ function execute(
       ? {}
       : { maxPayload: config.maxPayload }),
     ...(deflate === null ? {} : { extensions: [deflate] }),
+    ...(decodeAscii ? { decodeAscii: asciiDecoder } : {}),
   });
   const events: ProtocolEvent[] = [];
   const out: Uint8Array[] = [];
@@ -651,6 +659,9 @@ function protocolTarget(role: Role, deflate: boolean): FuzzTarget {
       log.chunks = sizes;
       const sends = random.chance(0.2);
       const eof = random.chance(0.3);
+      // One of the two runs decodes short ASCII text in the parser
+      // (`decodeAscii`), the other does not: they must agree.
+      const fastText = random.chance(0.5);
       const chunked = execute(
         wire,
         sizes,
@@ -658,10 +669,19 @@ function protocolTarget(role: Role, deflate: boolean): FuzzTarget {
         config,
         sends ? random : null,
         eof,
+        fastText,
       );
       checkExecution(chunked, config, eof, sends);
-      if (!sends && sizes.length > 1) {
-        const whole = execute(wire, [wire.length], role, config, null, eof);
+      if (!sends) {
+        const whole = execute(
+          wire,
+          [wire.length],
+          role,
+          config,
+          null,
+          eof,
+          !fastText,
+        );
         checkExecution(whole, config, eof, false);
         const a = chunked.error?.code ?? null;
         const b = whole.error?.code ?? null;

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { fastAsciiDecoder } from "../core/_latin1.ts";
 import { CloseCode, encodeCloseBody } from "../core/close_code.ts";
 import { WebSocketError } from "../core/errors.ts";
 import type { MessageExtension } from "../core/extension.ts";
@@ -462,6 +463,9 @@ export class WebSocketConnection implements WebSocketStreamLike {
     }
     if (options.messageExtensions !== undefined) {
       protocolOptions.extensions = options.messageExtensions;
+    }
+    if (fastAsciiDecoder !== undefined) {
+      protocolOptions.decodeAscii = fastAsciiDecoder;
     }
     this.#protocol = new Protocol(protocolOptions);
     this.opened = new Promise((resolve, reject) => {
@@ -1036,8 +1040,12 @@ export class WebSocketConnection implements WebSocketStreamLike {
   }
 
   #flush(): void {
-    const bytes = this.#protocol.dataToSend();
     const queued = this.#queued;
+    if (queued === null && this.#channel!.writesNow === true) {
+      this.#flushInPlace();
+      return;
+    }
+    const bytes = this.#protocol.dataToSend();
     if (queued !== null) {
       this.#queued = null;
       const total = this.#queuedLength + (bytes?.length ?? 0);
@@ -1063,10 +1071,34 @@ export class WebSocketConnection implements WebSocketStreamLike {
     this.#writeOut(bytes);
   }
 
+  /**
+   * Where the runtime writes synchronously (Bun): writes the protocol's
+   * output buffer in place, with no view and no new buffer when the kernel
+   * takes it all (the buffer goes back to the protocol's pool); the rest
+   * leaves through the channel's queued write.
+   */
+  #flushInPlace(): void {
+    const protocol = this.#protocol;
+    const out = protocol.peekOutput();
+    if (out === null) return;
+    if (this.#transportFailed || this.#transportClosing) {
+      protocol.dataToSend(); // Dropped, as #flush drops it.
+      return;
+    }
+    const length = protocol.bufferedAmount;
+    const taken = this.#channel!.tryWrite!(out, length);
+    protocol.outputWritten(taken);
+    if (taken === length) {
+      this.#writesCompleted++;
+      return;
+    }
+    this.#writeOut(protocol.dataToSend()!, true);
+  }
+
   /** Hands bytes to the transport, counted in `bufferedAmount` until taken. */
-  #writeOut(bytes: Uint8Array): void {
+  #writeOut(bytes: Uint8Array, tried = false): void {
     const channel = this.#channel!;
-    if (channel.tryWrite !== undefined) {
+    if (!tried && channel.tryWrite !== undefined) {
       // Where the runtime writes synchronously (Bun): no promise when the
       // kernel takes it all, the usual case of a reply.
       const taken = channel.tryWrite(bytes);

@@ -116,8 +116,13 @@ export interface Frame {
   rsv: number;
   /** The opcode, 0 to 15. */
   opcode: number;
-  /** The unmasked payload. */
+  /** The unmasked payload (empty when {@linkcode Frame.text} is set). */
   payload: Uint8Array;
+  /**
+   * A short text frame decoded by the parser (its `decodeAscii` option):
+   * the payload as a string, all ASCII; `payload` is then empty.
+   */
+  text?: string;
 }
 
 /**

@@ -10,7 +10,12 @@ import { WebSocketProtocolError } from "./errors.ts";
 import type { MessageExtension } from "./extension.ts";
 import { Opcode, type Role } from "./frame.ts";
 import { FrameEncoder } from "./frame_encoder.ts";
-import { DEFAULT_MAX_PAYLOAD, FrameParser } from "./frame_parser.ts";
+import {
+  type AsciiDecoder,
+  DEFAULT_MAX_PAYLOAD,
+  FrameParser,
+  type FrameParserOptions,
+} from "./frame_parser.ts";
 import { Utf8Validator } from "./utf8.ts";
 
 /**
@@ -104,6 +109,12 @@ export interface ProtocolOptions {
    * @default {[]}
    */
   extensions?: readonly MessageExtension[];
+  /**
+   * A fast way to decode ASCII byte ranges (see
+   * {@linkcode FrameParserOptions.decodeAscii}): short ASCII text messages
+   * are then decoded with no view of their payload.
+   */
+  decodeAscii?: AsciiDecoder;
 }
 
 const textDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
@@ -126,6 +137,16 @@ const ASCII_FAST_PATH_MAX = 256;
 const MIN_OUTPUT_BUFFER = 256;
 /** The largest output buffer allocated ahead of need. */
 const MAX_OUTPUT_HINT = 64 * 1024;
+/**
+ * Output buffers that a transport wrote out synchronously
+ * ({@linkcode Protocol.outputWritten}), for the next batch of any
+ * connection: no allocation per reply where the runtime writes in place
+ * (Bun). Shared by every connection of the thread and bounded, so an idle
+ * connection holds no output buffer.
+ */
+const outputPool: Uint8Array[] = [];
+/** The most buffers the pool keeps (each at most {@linkcode MAX_OUTPUT_HINT}). */
+const OUTPUT_POOL_SIZE = 16;
 
 /**
  * The WebSocket protocol as a synchronous state machine: bytes and commands
@@ -225,11 +246,15 @@ export class Protocol {
     this.#extensions = options.extensions ?? [];
     let allowedRsv = 0;
     for (const extension of this.#extensions) allowedRsv |= extension.rsv;
-    this.#parser = new FrameParser({
+    const parserOptions: FrameParserOptions = {
       role: options.role,
       maxPayload: options.maxPayload ?? this.#maxMessageSize,
       allowedRsv,
-    });
+    };
+    if (options.decodeAscii !== undefined) {
+      parserOptions.decodeAscii = options.decodeAscii;
+    }
+    this.#parser = new FrameParser(parserOptions);
     this.#encoder = new FrameEncoder({ role: options.role });
   }
 
@@ -317,7 +342,10 @@ export class Protocol {
           this.#deferred = () => this.#closeFrame(payload);
           return;
         }
-        this.#handleFrame(frame.fin, frame.rsv, frame.opcode, frame.payload);
+        if (frame.text !== undefined) this.#shortText(frame.text);
+        else {
+          this.#handleFrame(frame.fin, frame.rsv, frame.opcode, frame.payload);
+        }
         if (this.#closeReceived !== null || this.#error !== null) return;
       }
       this.#validatePartialFrame();
@@ -513,6 +541,81 @@ export class Protocol {
     return length === out.length ? out : out.subarray(0, length);
   }
 
+  /**
+   * The bytes to write to the transport without taking them: the output
+   * buffer itself, whose first {@linkcode Protocol.bufferedAmount} bytes are
+   * the frames (the buffer may be longer). For a transport that writes
+   * synchronously from a range of a buffer (Bun's `socket.write(buffer,
+   * offset, length)`): no view and no new buffer per batch. Tell the
+   * protocol how much was written with {@linkcode Protocol.outputWritten}
+   * before calling it again, and keep no reference to the buffer.
+   *
+   * @example Writing in place, then handing the rest to an async write
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Protocol } from "./protocol.ts";
+   *
+   * const protocol = new Protocol({ role: "server" });
+   * protocol.sendText("Hi");
+   * const buffer = protocol.peekOutput()!;
+   * const length = protocol.bufferedAmount;
+   * assert.deepEqual([...buffer.subarray(0, length)], [0x81, 0x02, 0x48, 0x69]);
+   * protocol.outputWritten(1); // The kernel took one byte.
+   * assert.deepEqual([...protocol.dataToSend()!], [0x02, 0x48, 0x69]);
+   * ```
+   *
+   * @returns The output buffer, or `null` when there is nothing to write.
+   */
+  peekOutput(): Uint8Array | null {
+    this.#applyDeferred();
+    return this.#outLength === 0 ? null : this.#out;
+  }
+
+  /**
+   * Drops the first `count` bytes of {@linkcode Protocol.peekOutput}: the
+   * transport wrote them. When that is all of them, the buffer goes back to
+   * a small pool shared by every connection for the next batch.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Protocol } from "./protocol.ts";
+   *
+   * const protocol = new Protocol({ role: "server" });
+   * protocol.sendText("Hi");
+   * protocol.outputWritten(protocol.bufferedAmount);
+   * assert.equal(protocol.bufferedAmount, 0);
+   * assert.equal(protocol.dataToSend(), null);
+   * ```
+   *
+   * @param count How many bytes, from the start, were written.
+   * @throws {RangeError} If `count` is more than {@linkcode Protocol.bufferedAmount}.
+   */
+  outputWritten(count: number): void {
+    const length = this.#outLength;
+    if (count > length || count < 0) {
+      throw new RangeError(
+        `Cannot mark ${count} bytes written: ${length} are waiting`,
+      );
+    }
+    if (count === 0) return;
+    const out = this.#out!;
+    if (count < length) {
+      out.copyWithin(0, count, length);
+      this.#outLength = length - count;
+      return;
+    }
+    this.#out = null;
+    this.#outLength = 0;
+    this.#outHint = Math.min(
+      Math.max(length, MIN_OUTPUT_BUFFER),
+      MAX_OUTPUT_HINT,
+    );
+    if (out.length <= MAX_OUTPUT_HINT && outputPool.length < OUTPUT_POOL_SIZE) {
+      outputPool.push(out);
+    }
+  }
+
   /** The number of bytes waiting in {@linkcode Protocol.dataToSend}. */
   get bufferedAmount(): number {
     return this.#outLength;
@@ -593,6 +696,27 @@ export class Protocol {
         this.#closeFrame(payload);
         return;
     }
+  }
+
+  /**
+   * A whole unfragmented ASCII text frame the parser decoded: the checks and
+   * the event of {@linkcode Protocol.#dataFrame}'s fast path.
+   */
+  #shortText(text: string): void {
+    if (this.#messageOpcode !== 0 || this.#frameBytesValidated !== 0) {
+      // Inside a fragmented message: the general path reports it.
+      this.#handleFrame(true, 0, Opcode.Text, textEncoder.encode(text));
+      return;
+    }
+    if (text.length > this.#maxMessageSize) {
+      throw new WebSocketProtocolError(
+        "WS_ERR_MESSAGE_TOO_BIG",
+        `Received a message of more than ${this.#maxMessageSize} bytes, over the limit`,
+      );
+    }
+    this.#fragments = 0;
+    this.#events.push({ type: "text", data: text });
+    this.#messagesThisChunk++;
   }
 
   #dataFrame(fin: boolean, payload: Uint8Array): void {
@@ -815,6 +939,14 @@ export class Protocol {
   #reserve(length: number): number {
     const out = this.#out;
     const at = this.#outLength;
+    if (out === null && outputPool.length > 0) {
+      const pooled = outputPool.pop()!;
+      if (pooled.length >= length) {
+        this.#out = pooled;
+        this.#outLength = length;
+        return 0;
+      }
+    }
     if (out === null || at + length > out.length) {
       const grown = new Uint8Array(
         Math.max(at + length, out === null ? this.#outHint : out.length * 2),

@@ -147,9 +147,10 @@ export class HeadCollector {
       this.#lineCount++;
       if (onLine(line)) {
         this.#done = true;
-        const lines = latin1(this.#buffer.subarray(0, this.#length)).split(
-          "\n",
-        );
+        const lines = latin1(this.#buffer.subarray(0, this.#length))
+          .split(
+            "\n",
+          );
         this.#buffer = new Uint8Array(0);
         // The head ends with an empty line, so the last two items are empty.
         lines.length -= 2;
@@ -167,7 +168,9 @@ export class HeadCollector {
    * @returns One code unit a byte.
    */
   text(start: number, end: number): string {
-    return latin1(this.#buffer.subarray(start, Math.min(end, this.#length)));
+    return latin1(
+      this.#buffer.subarray(start, Math.min(end, this.#length)),
+    );
   }
 
   #append(bytes: Uint8Array): void {
@@ -303,8 +306,17 @@ function isOws(code: number): boolean {
   return code === 0x20 || code === 0x09;
 }
 
+type Latin1Slice = (this: Uint8Array, start: number, end: number) => string;
+/** Node's, Bun's and Deno's `Buffer` method: a range with no view or spread. */
+const latin1Slice = (globalThis as {
+  Buffer?: { prototype?: { latin1Slice?: Latin1Slice } };
+}).Buffer?.prototype?.latin1Slice;
+
 /** Decodes bytes as ISO-8859-1 (each byte one code unit), as ByteStrings are. */
 function latin1(bytes: Uint8Array): string {
+  if (latin1Slice !== undefined) {
+    return latin1Slice.call(bytes, 0, bytes.length);
+  }
   let text = "";
   for (let i = 0; i < bytes.length; i += 8192) {
     text += String.fromCharCode(...bytes.subarray(i, i + 8192));

@@ -98,7 +98,13 @@ export interface ByteChannel {
    * @returns How many bytes, from the start, the kernel took (0 when none
    * or when it cannot): write the rest with `write()`.
    */
-  tryWrite?(bytes: Uint8Array): number;
+  tryWrite?(bytes: Uint8Array, length?: number): number;
+  /**
+   * Optionally, whether {@linkcode ByteChannel.tryWrite} can take bytes at
+   * all (the runtime writes synchronously: Bun). Where it is `true`, a
+   * caller may pass a buffer it reuses right after the call.
+   */
+  readonly writesNow?: boolean;
   /**
    * Optionally, a count that grows whenever the kernel takes some bytes of
    * a write (partial writes included): how a write-stall check tells a slow
@@ -263,8 +269,13 @@ export abstract class SocketChannel implements TcpConnection, ByteChannel {
    *
    * @returns The bytes taken, from the start of `chunk`.
    */
-  protected sendNow(_chunk: Uint8Array): number {
+  protected sendNow(_chunk: Uint8Array, _length: number): number {
     return 0;
+  }
+
+  /** Whether {@linkcode SocketChannel.tryWrite} can take bytes (Bun). */
+  get writesNow(): boolean {
+    return false;
   }
 
   /**
@@ -273,9 +284,9 @@ export abstract class SocketChannel implements TcpConnection, ByteChannel {
    *
    * @returns The bytes the kernel took; write the rest with `write()`.
    */
-  tryWrite(bytes: Uint8Array): number {
+  tryWrite(bytes: Uint8Array, length: number = bytes.length): number {
     if (!this.writing || this.#writeTail !== null) return 0;
-    return this.sendNow(bytes);
+    return this.sendNow(bytes, length);
   }
 
   /** Sends FIN once the queued bytes are out; reading goes on. May throw. */

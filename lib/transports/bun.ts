@@ -161,8 +161,12 @@ class BunSocketState extends SocketChannel {
     }
   }
 
-  protected override sendNow(chunk: Uint8Array): number {
-    const written = this.#socket.write(chunk, 0, chunk.byteLength);
+  override get writesNow(): boolean {
+    return true;
+  }
+
+  protected override sendNow(chunk: Uint8Array, length: number): number {
+    const written = this.#socket.write(chunk, 0, length);
     if (written <= 0) return 0; // Closed (write() reports it) or full.
     this.madeProgress();
     return written;

@@ -356,3 +356,92 @@ describe("FrameParser", () => {
     }
   });
 });
+
+describe("FrameParser decodeAscii", () => {
+  const decoder = new TextDecoder();
+  const calls: [number, number][] = [];
+  const decodeAscii = (bytes: Uint8Array, start: number, end: number) => {
+    calls.push([start, end]);
+    return decoder.decode(bytes.subarray(start, end));
+  };
+  const parse = (wire: Uint8Array, role: Role = "server"): Frame[] => {
+    const parser = new FrameParser({ role, decodeAscii });
+    parser.push(wire);
+    const frames: Frame[] = [];
+    for (let frame; (frame = parser.next()) !== null;) frames.push(frame);
+    return frames;
+  };
+  const concat = (...parts: Uint8Array[]): Uint8Array => {
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const part of parts) out.set(part, (at += part.length) - part.length);
+    return out;
+  };
+
+  // Payload lengths around the 4-byte unmasking loop and its tail.
+  for (const text of ["", "a", "ab", "abc", "abcd", "Hello", "x".repeat(256)]) {
+    test(`FrameParser decodes a whole masked ASCII text frame of ${text.length} bytes with decodeAscii`, () => {
+      calls.length = 0;
+      const frames = parse(
+        concat(
+          encodeClientFrame({ opcode: 2, payload: "bin" }),
+          encodeClientFrame({ opcode: 1, payload: text }),
+        ),
+      );
+      assert.equal(frames.length, 2);
+      assert.equal(frames[1]!.text, text);
+      assert.equal(frames[1]!.payload.length, 0);
+      assert.equal(frames[1]!.opcode, 1);
+      assert.equal(frames[1]!.fin, true);
+      assert.equal(frames[0]!.text, undefined); // Binary keeps its payload.
+      assert.deepEqual(calls.length, 1);
+    });
+  }
+
+  test("FrameParser decodes an unmasked ASCII text frame as a client with decodeAscii", () => {
+    const frames = parse(
+      encodeClientFrame({ opcode: 1, payload: "Hi there", mask: null }),
+      "client",
+    );
+    assert.equal(frames[0]!.text, "Hi there");
+  });
+
+  const payloadCases: [string, TestFrameLike][] = [
+    ["non-ASCII text", { opcode: 1, payload: "héllo wörld" }],
+    ["a text frame without FIN", { opcode: 1, payload: "part", fin: false }],
+    ["text over 256 bytes", { opcode: 1, payload: "y".repeat(257) }],
+    ["text with an RSV bit", { opcode: 1, payload: "abc", rsv: 4 }],
+    ["a continuation frame", { opcode: 0, payload: "abc" }],
+  ];
+  for (const [name, frame] of payloadCases) {
+    test(`FrameParser keeps the unmasked payload of ${name} with decodeAscii`, () => {
+      const parser = new FrameParser({
+        role: "server",
+        decodeAscii,
+        allowedRsv: 4,
+      });
+      parser.push(encodeClientFrame(frame));
+      const parsed = parser.next()!;
+      assert.equal(parsed.text, undefined);
+      assert.equal(decoder.decode(parsed.payload), frame.payload);
+    });
+  }
+
+  test("FrameParser keeps the payload of a text frame split across chunks with decodeAscii", () => {
+    const wire = encodeClientFrame({ opcode: 1, payload: "split me" });
+    const parser = new FrameParser({ role: "server", decodeAscii });
+    parser.push(wire.slice(0, 9));
+    assert.equal(parser.next(), null);
+    parser.push(wire.slice(9));
+    const frame = parser.next()!;
+    assert.equal(frame.text, undefined);
+    assert.equal(decoder.decode(frame.payload), "split me");
+  });
+});
+
+type TestFrameLike = {
+  opcode: number;
+  payload: string;
+  fin?: boolean;
+  rsv?: number;
+};

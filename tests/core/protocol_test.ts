@@ -517,3 +517,84 @@ describe("Protocol output", () => {
     assert.equal(failing.closeInfo.closeCode, 1007);
   });
 });
+
+describe("Protocol decodeAscii and in-place output", () => {
+  const decoder = new TextDecoder();
+  const decodeAscii = (bytes: Uint8Array, start: number, end: number) =>
+    decoder.decode(bytes.subarray(start, end));
+
+  test("Protocol with decodeAscii delivers short ASCII and non-ASCII text alike", () => {
+    const protocol = new Protocol({ role: "server", decodeAscii });
+    protocol.receiveData(encodeClientFrame({ opcode: 1, payload: "plain" }));
+    protocol.receiveData(encodeClientFrame({ opcode: 1, payload: "pläin" }));
+    assert.deepEqual(protocol.eventsReceived(), [
+      { type: "text", data: "plain" },
+      { type: "text", data: "pläin" },
+    ]);
+  });
+
+  test("Protocol with decodeAscii fails a short text frame inside a fragmented message with 1002", () => {
+    const protocol = new Protocol({ role: "server", decodeAscii });
+    protocol.receiveData(
+      encodeClientFrame({ opcode: 1, payload: "a", fin: false }),
+    );
+    protocol.receiveData(encodeClientFrame({ opcode: 1, payload: "b" }));
+    assert.equal(protocol.error?.code, "WS_ERR_EXPECTED_CONTINUATION");
+    assert.equal(protocol.error?.closeCode, 1002);
+  });
+
+  test("Protocol with decodeAscii fails a short text message over maxMessageSize with 1009", () => {
+    const protocol = new Protocol({
+      role: "server",
+      decodeAscii,
+      maxMessageSize: 4,
+    });
+    protocol.receiveData(encodeClientFrame({ opcode: 1, payload: "abcd" }));
+    protocol.receiveData(encodeClientFrame({ opcode: 1, payload: "abcde" }));
+    assert.deepEqual(protocol.eventsReceived()[0], {
+      type: "text",
+      data: "abcd",
+    });
+    assert.equal(protocol.error?.closeCode, 1009);
+  });
+
+  test("Protocol peekOutput and outputWritten hand out the frames in place and keep a partial rest", () => {
+    const protocol = new Protocol({ role: "server" });
+    protocol.sendText("one");
+    protocol.sendText("two");
+    const length = protocol.bufferedAmount;
+    assert.equal(length, 10);
+    const buffer = protocol.peekOutput()!;
+    assert.deepEqual(
+      [...buffer.subarray(0, length)],
+      [0x81, 3, 111, 110, 101, 0x81, 3, 116, 119, 111],
+    );
+    protocol.outputWritten(4);
+    assert.equal(protocol.bufferedAmount, 6);
+    assert.deepEqual([...protocol.dataToSend()!], [
+      101,
+      0x81,
+      3,
+      116,
+      119,
+      111,
+    ]);
+    assert.equal(protocol.peekOutput(), null);
+    assert.throws(() => protocol.outputWritten(1), RangeError);
+  });
+
+  test("Protocol reuses a written-out buffer for any connection without mixing their frames", () => {
+    const a = new Protocol({ role: "server" });
+    const b = new Protocol({ role: "server" });
+    a.sendText("from a");
+    a.outputWritten(a.bufferedAmount); // Back to the shared pool.
+    b.sendText("from b");
+    a.sendBinary(new Uint8Array([1, 2]));
+    assert.deepEqual([...b.dataToSend()!], [
+      0x81,
+      6,
+      ...new TextEncoder().encode("from b"),
+    ]);
+    assert.deepEqual([...a.dataToSend()!], [0x82, 2, 1, 2]);
+  });
+});
