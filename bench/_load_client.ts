@@ -55,14 +55,18 @@ export interface LoadResult {
   mbPerSec: number;
   /**
    * Median latency in µs: round trip from the send (echo, bulk), from the
-   * scheduled send time (rate), or connect to verified 101 (handshake).
+   * scheduled send time (rate), or connect to verified 101 (handshake;
+   * with `echoOnce`, connect to the verified echo).
    */
   p50Us: number;
   /** 99th percentile latency in µs (see `p50Us`). */
   p99Us: number;
   /** 99.9th percentile latency in µs (see `p50Us`). */
   p999Us: number;
-  /** Verified 101 responses in the measured window (handshake mode). */
+  /**
+   * Verified 101 responses in the measured window (handshake mode); with
+   * `echoOnce`, verified echoes of the one message after the 101.
+   */
   handshakes: number;
   /** `handshakes / seconds`. */
   handshakesPerSec: number;
@@ -129,6 +133,12 @@ export interface LoadArgs {
   serverWindowBits?: number;
   /** Offer client_ and server_no_context_takeover. */
   noContextTakeover?: boolean;
+  /**
+   * Handshake mode: after the 101, send one message of `size` bytes
+   * (default 32) and wait for its echo before closing; a handshake counts
+   * when the echo arrives (connect + upgrade + one echo + close cycles).
+   */
+  echoOnce?: boolean;
 }
 
 /** How to run the client. */
@@ -228,6 +238,7 @@ function cliArgs(args: LoadArgs): string[] {
   if (args.payloads !== undefined) out.push("--payloads", args.payloads);
   if (args.deflate === true) out.push("--deflate");
   if (args.noContextTakeover === true) out.push("--no-context-takeover");
+  if (args.echoOnce === true) out.push("--echo-once");
   return out;
 }
 

@@ -1,9 +1,24 @@
 /**
- * End-to-end echo benchmark: wstream's echo server (`examples/echo.ts`) on
- * Deno, Bun and Node against the native servers of the same machine, in the
- * same run: Deno's `Deno.upgradeWebSocket` (`bench/servers/deno_native.ts`),
- * Bun's `Bun.serve` websocket (`bench/servers/bun_native.ts`) and npm `ws`
- * on Node (`bench/servers/ws_node.ts`).
+ * End-to-end echo benchmark: wstream's echo servers on Deno, Bun and Node
+ * against the native servers of the same machine, in the same run: Deno's
+ * `Deno.upgradeWebSocket` (`deno-native`, `bench/servers/deno_native.ts`),
+ * Bun's `Bun.serve` websocket (`bun-native`, `bench/servers/bun_native.ts`)
+ * and npm `ws` on Node (`ws-node`, `bench/servers/ws_node.ts`).
+ *
+ * wstream's servers, each API in each placement:
+ *
+ * - streams API (`for await` over `readable`, `writer.write()`):
+ *   `wstream-{deno,bun,node}` (`serve()`, `examples/echo.ts`),
+ *   `wstream-denoserve` and `wstream-bunserve` (under `Deno.serve` and
+ *   `Bun.serve`: `bench/servers/wstream_echo.ts` with `PLACEMENT`);
+ * - hooks API (`upgrade(request, { hooks })`, `ws.send()` in the `message`
+ *   hook): `wstream-hooks-{deno,bun,node}`, `wstream-hooks-denoserve`,
+ *   `wstream-hooks-bunserve` (`bench/servers/wstream_hooks.ts`).
+ *
+ * The report ends its Method section with the performance issue's targets
+ * (echo msg/s and µs CPU/msg against the native server, 1 MiB echo,
+ * p99 / p99.9 at 10,000 msg/s, handshakes/s, idle KiB per connection):
+ * each one's measured ratio or figure, median [min–max], met or not.
  *
  * Every server runs pinned to CPU 0 (`taskset -c 0`), the load client
  * (`bench/_load_client.ts`, a C epoll client) on CPU 1. The servers are
@@ -21,9 +36,14 @@
  *   slower servers ran near saturation and the tails measured queueing) of
  *   32 B text messages: p50 / p99 / p99.9 round-trip µs, from each
  *   message's scheduled send time.
+ * - `sat50`, `sat90`: the same open loop of 32 B text messages at 50% and
+ *   90% of the server's own saturation rate, over 64 connections. The
+ *   saturation rate is that server's `echo` msg/s in the same round
+ *   (closed loop, 64 connections × 16 in flight, measured just before in
+ *   the same process): p50 / p99 / p99.9 µs. They need `echo` in the run.
  * - `bulk`: 4 connections × 1 MiB binary messages: MB/s (10^6 B).
- * - `handshake`: 16 concurrent connect + handshake + close loops:
- *   handshakes/s.
+ * - `handshake`: 16 concurrent loops of connect + handshake + one 32 B
+ *   echo + close (`wsload --echo-once`): handshakes/s.
  * - `idle`: idle memory per connection at 5,000 connections (KiB RSS), by
  *   `bench/idle_memory.ts --json` in a subprocess (its own server process,
  *   the same server code).
@@ -50,8 +70,8 @@
  * Usage (Linux; `taskset` and a C compiler for the load client):
  *
  * ```sh
- * deno run -A bench/echo_suite.ts                  # 3 rounds, 5 s per scenario
- * deno run -A bench/echo_suite.ts --quick          # 1 round, 2 s, idle at 1,000
+ * deno run -A bench/echo_suite.ts                  # 3 rounds, 5 s per scenario: ~43 min
+ * deno run -A bench/echo_suite.ts --quick          # 1 round, 2 s, idle at 1,000: ~7 min
  * deno run -A bench/echo_suite.ts --scenarios chat,chat-idle   # compression only
  * deno run -A bench/echo_suite.ts --servers wstream-deno,deno-native \
  *   --scenarios echo,rate --rounds 5 --out /tmp/echo.md
@@ -65,7 +85,9 @@
  * `--scenarios a,b`, `--out path` (Markdown; the raw JSON goes next to it
  * with the extension `.json`; default `bench/results/<YYYY-MM-DD>-echo.md`,
  * `...-echo-quick.md` with `--quick`).
- * `bun` and `node` (23.6+) are taken from `PATH`.
+ * `bun` and `node` (23.6+) are taken from `PATH`. The suite logs its
+ * estimated duration at the start (a quiet 2-CPU machine; waiting for quiet
+ * cores adds to it).
  *
  * @module
  */
@@ -116,14 +138,66 @@ function serverScenarios(spec: ServerSpec): readonly Scenario[] {
     : SCENARIOS.filter((s) => s !== "chat-idle");
 }
 
+/** The reference (native) server of each runtime. */
+const NATIVE: Record<Runtime, string> = {
+  deno: "deno-native",
+  bun: "bun-native",
+  node: "ws-node",
+};
+
+/**
+ * wstream's uncompressed echo servers on a runtime: the streams API
+ * (`examples/echo.ts`, `bench/servers/wstream_echo.ts`) and the hooks API
+ * (`bench/servers/wstream_hooks.ts`), under wstream's `serve()` and, on Deno
+ * and Bun, under the runtime's own server (`Deno.serve`, `Bun.serve`).
+ */
+function wstreamServers(runtime: Runtime): ServerSpec[] {
+  const reference = NATIVE[runtime];
+  const specs: ServerSpec[] = [
+    {
+      name: `wstream-${runtime}`,
+      runtime,
+      script: "examples/echo.ts",
+      idleVariant: "wstream",
+      reference,
+    },
+    {
+      name: `wstream-hooks-${runtime}`,
+      runtime,
+      script: "bench/servers/wstream_hooks.ts",
+      idleVariant: "wstream-hooks",
+      reference,
+    },
+  ];
+  const placement = runtime === "deno"
+    ? "denoserve"
+    : runtime === "bun"
+    ? "bunserve"
+    : null;
+  if (placement !== null) {
+    specs.push({
+      name: `wstream-${placement}`,
+      runtime,
+      script: "bench/servers/wstream_echo.ts",
+      env: { PLACEMENT: placement },
+      idleVariant: `wstream-${placement}`,
+      reference,
+    }, {
+      name: `wstream-hooks-${placement}`,
+      runtime,
+      script: "bench/servers/wstream_hooks.ts",
+      env: { PLACEMENT: placement },
+      idleVariant: `wstream-hooks-${placement}`,
+      reference,
+    });
+  }
+  return specs;
+}
+
 const SERVERS: ServerSpec[] = [
-  {
-    name: "wstream-deno",
-    runtime: "deno",
-    script: "examples/echo.ts",
-    idleVariant: "wstream",
-    reference: "deno-native",
-  },
+  // Each runtime's wstream servers, then its native one: the report lists
+  // them in this order, each wstream row next to its reference.
+  ...wstreamServers("deno"),
   {
     name: "deno-native",
     runtime: "deno",
@@ -131,13 +205,7 @@ const SERVERS: ServerSpec[] = [
     idleVariant: "deno-native",
     reference: "deno-native",
   },
-  {
-    name: "wstream-bun",
-    runtime: "bun",
-    script: "examples/echo.ts",
-    idleVariant: "wstream",
-    reference: "bun-native",
-  },
+  ...wstreamServers("bun"),
   {
     name: "bun-native",
     runtime: "bun",
@@ -145,49 +213,13 @@ const SERVERS: ServerSpec[] = [
     idleVariant: "bun-native",
     reference: "bun-native",
   },
-  {
-    name: "wstream-node",
-    runtime: "node",
-    script: "examples/echo.ts",
-    idleVariant: "wstream",
-    reference: "ws-node",
-  },
+  ...wstreamServers("node"),
   {
     name: "ws-node",
     runtime: "node",
     script: "bench/servers/ws_node.ts",
     idleVariant: "ws",
     reference: "ws-node",
-  },
-  // The hooks API (`upgrade(request, { hooks })`): serve() on each runtime,
-  // and the Bun.serve and Deno.serve placements. Their idle rows run the
-  // stream server's idle variant (bench/idle_memory.ts has no hooks one).
-  ...(["deno", "bun", "node"] as const).map((runtime): ServerSpec => ({
-    name: `wstream-hooks-${runtime}`,
-    runtime,
-    script: "bench/servers/wstream_hooks.ts",
-    idleVariant: "wstream",
-    reference: runtime === "deno"
-      ? "deno-native"
-      : runtime === "bun"
-      ? "bun-native"
-      : "ws-node",
-  })),
-  {
-    name: "wstream-hooks-bunserve",
-    runtime: "bun",
-    script: "bench/servers/wstream_hooks.ts",
-    env: { PLACEMENT: "bunserve" },
-    idleVariant: "wstream",
-    reference: "bun-native",
-  },
-  {
-    name: "wstream-hooks-denoserve",
-    runtime: "deno",
-    script: "bench/servers/wstream_hooks.ts",
-    env: { PLACEMENT: "denoserve" },
-    idleVariant: "wstream",
-    reference: "deno-native",
   },
   // Compressed (permessage-deflate) servers: the chat scenarios only.
   ...(["deno", "bun", "node"] as const).map((runtime): ServerSpec => ({
@@ -238,6 +270,124 @@ const SERVERS: ServerSpec[] = [
   },
 ];
 
+/**
+ * A target of the performance issue for one server, judged on the median
+ * over the rounds.
+ */
+interface Target {
+  /** What is measured, for the report. */
+  what: string;
+  server: string;
+  scenario: Scenario;
+  metric: (sample: Sample) => number;
+  /**
+   * `ratio`: the per-round ratio to the server's reference (the native
+   * server of its runtime); `value`: the figure itself.
+   */
+  kind: "ratio" | "value";
+  /** `min`: the goal is a floor; `max`: a ceiling. */
+  bound: "min" | "max";
+  goal: number;
+  /** Unit of the goal and the figures: `×` for a ratio. */
+  unit: string;
+}
+
+/** Idle KiB per connection the issue allows, per runtime. */
+const IDLE_LIMIT_KIB: Record<Runtime, number> = { deno: 21, bun: 4, node: 8 };
+
+/** The performance issue's targets for the uncompressed servers. */
+function issueTargets(): Target[] {
+  const targets: Target[] = [];
+  const msgPerSec = (s: Sample) => s.load!.msgPerSec;
+  const throughput = (what: string, servers: string[], goal: number) => {
+    for (const server of servers) {
+      targets.push({
+        what,
+        server,
+        scenario: "echo",
+        metric: msgPerSec,
+        kind: "ratio",
+        bound: "min",
+        goal,
+        unit: "×",
+      });
+    }
+  };
+  const bunHooks = ["wstream-hooks-bun", "wstream-hooks-bunserve"];
+  throughput("echo msg/s, Bun, hooks API", bunHooks, 0.8);
+  for (const server of bunHooks) {
+    targets.push({
+      what: "echo server µs CPU/msg, Bun, hooks API",
+      server,
+      scenario: "echo",
+      metric: (s) => s.serverUsPerOp ?? NaN,
+      kind: "value",
+      bound: "max",
+      goal: 1.1,
+      unit: " µs",
+    });
+  }
+  throughput(
+    "echo msg/s, Bun, streams API",
+    ["wstream-bun", "wstream-bunserve"],
+    0.5,
+  );
+  throughput(
+    "echo msg/s, Deno, serve()",
+    ["wstream-deno", "wstream-hooks-deno"],
+    5,
+  );
+  throughput(
+    "echo msg/s, Deno, under Deno.serve",
+    ["wstream-denoserve", "wstream-hooks-denoserve"],
+    0.95,
+  );
+  throughput(
+    "echo msg/s, Node",
+    ["wstream-node", "wstream-hooks-node"],
+    5,
+  );
+  const wstream = SERVERS.filter((s) =>
+    s.deflate !== true && s.reference !== s.name
+  );
+  const each = (
+    what: string,
+    scenario: Scenario,
+    metric: (sample: Sample) => number,
+    bound: "min" | "max",
+  ) => {
+    for (const spec of wstream) {
+      targets.push({
+        what,
+        server: spec.name,
+        scenario,
+        metric,
+        kind: "ratio",
+        bound,
+        goal: 1,
+        unit: "×",
+      });
+    }
+  };
+  each("1 MiB echo MB/s", "bulk", (s) => s.load!.mbPerSec, "min");
+  each("p99 at 10k msg/s", "rate", (s) => s.load!.p99Us, "max");
+  each("p99.9 at 10k msg/s", "rate", (s) => s.load!.p999Us, "max");
+  each("handshakes/s", "handshake", (s) => s.load!.handshakesPerSec, "min");
+  for (const spec of wstream) {
+    targets.push({
+      what: "idle KiB/conn",
+      server: spec.name,
+      scenario: "idle",
+      metric: (s) => s.idle!.rssKiBPerConnection,
+      kind: "value",
+      bound: "max",
+      goal: IDLE_LIMIT_KIB[spec.runtime],
+      unit: " KiB",
+    });
+  }
+  return targets;
+}
+
 /** Targets of the compressed chat rows (issue 8), as per-round ratios. */
 const CHAT_TARGETS = {
   /** Wire bytes: ≤ ws with the same windows (12 / 12, memLevel 5). */
@@ -250,6 +400,8 @@ const CHAT_TARGETS = {
 const SCENARIOS = [
   "echo",
   "rate",
+  "sat50",
+  "sat90",
   "bulk",
   "handshake",
   "idle",
@@ -259,6 +411,20 @@ const SCENARIOS = [
 type Scenario = typeof SCENARIOS[number];
 type IdleScenario = "idle" | "chat-idle";
 type LoadScenario = Exclude<Scenario, IdleScenario>;
+type SaturationScenario = "sat50" | "sat90";
+
+/** The share of the server's saturation rate each `sat` scenario offers. */
+const SATURATION_SHARE: Record<SaturationScenario, number> = {
+  sat50: 0.5,
+  sat90: 0.9,
+};
+
+function isSaturation(scenario: Scenario): scenario is SaturationScenario {
+  return scenario === "sat50" || scenario === "sat90";
+}
+
+/** Connections of the echo scenario, and so of the `sat` scenarios. */
+const ECHO_CONNS = 64;
 
 interface Options {
   quick: boolean;
@@ -284,7 +450,8 @@ function usage(message: string): never {
       "[--chat-idle-count N] [--note text] " +
       "[--quiet-wait S] " +
       "[--servers a,b] " +
-      "[--scenarios echo,rate,bulk,handshake,idle,chat,chat-idle] " +
+      "[--scenarios echo,rate,sat50,sat90,bulk,handshake,idle,chat," +
+      "chat-idle] " +
       "[--out path]",
   );
   Deno.exit(2);
@@ -371,6 +538,20 @@ function parseOptions(args: string[]): Options {
             usage(`unknown scenario ${n} (${SCENARIOS.join(", ")})`)
         );
         if (options.scenarios.length === 0) usage("--scenarios is empty");
+        // The suite's order: echo runs before the sat scenarios that take
+        // their rate from it.
+        options.scenarios = SCENARIOS.filter((s) =>
+          options.scenarios.includes(s)
+        );
+        if (
+          options.scenarios.some(isSaturation) &&
+          !options.scenarios.includes("echo")
+        ) {
+          usage(
+            "sat50 and sat90 need the echo scenario (their rates are shares " +
+              "of the server's echo msg/s): add echo to --scenarios",
+          );
+        }
         break;
       }
       case "--out":
@@ -391,6 +572,7 @@ function loadArgs(
   port: number,
   options: Options,
   spec: ServerSpec,
+  targetRate: number,
 ): Parameters<typeof runLoadClient>[0] {
   const common = { port, seconds: options.seconds, warmup: options.warmup };
   switch (scenario) {
@@ -404,14 +586,23 @@ function loadArgs(
         deflate: spec.deflate === true,
       };
     case "echo":
-      return { ...common, mode: "echo", conns: 64, inflight: 16, size: 32 };
+      return {
+        ...common,
+        mode: "echo",
+        conns: ECHO_CONNS,
+        inflight: 16,
+        size: 32,
+      };
     case "rate":
+      return { ...common, mode: "rate", conns: 16, size: 32, rate: targetRate };
+    case "sat50":
+    case "sat90":
       return {
         ...common,
         mode: "rate",
-        conns: 16,
+        conns: ECHO_CONNS,
         size: 32,
-        rate: options.rate,
+        rate: targetRate,
       };
     case "bulk":
       return {
@@ -423,7 +614,13 @@ function loadArgs(
         binary: true,
       };
     case "handshake":
-      return { ...common, mode: "handshake", conns: 16 };
+      return {
+        ...common,
+        mode: "handshake",
+        conns: 16,
+        echoOnce: true,
+        size: 32,
+      };
   }
 }
 
@@ -434,10 +631,17 @@ function describeScenario(scenario: Scenario, options: Options): string {
     case "rate":
       return `16 connections, ${options.rate.toLocaleString("en-US")} msg/s ` +
         "in total, 32 B text";
+    case "sat50":
+    case "sat90":
+      return `${ECHO_CONNS} connections at ${
+        SATURATION_SHARE[scenario] * 100
+      }% of the server's own saturation rate (its echo msg/s of the same ` +
+        "round) in total, 32 B text";
     case "bulk":
       return "4 connections × 1 MiB binary messages, one in flight each";
     case "handshake":
-      return "16 concurrent connect + handshake + close loops";
+      return "16 concurrent loops of connect + handshake + one 32 B text " +
+        "echo + close";
     case "idle":
       return `${options.idleCount.toLocaleString("en-US")} idle connections`;
     case "chat":
@@ -773,8 +977,18 @@ interface Sample {
   error?: string;
   load?: LoadResult;
   serverCpu?: ServerCpu;
-  /** Server CPU µs per message (echo, rate), per handshake (handshake). */
+  /**
+   * Server CPU µs per message (echo, rate, sat50, sat90, chat), per
+   * handshake cycle (handshake).
+   */
   serverUsPerOp?: number;
+  /**
+   * The offered rate, msg/s in total (rate: `--rate`; sat50, sat90: that
+   * share of the server's echo msg/s in the same round).
+   */
+  targetRate?: number;
+  /** sat50, sat90: the server's echo msg/s in the same round. */
+  saturationRate?: number;
   idle?: IdleResult;
   process?: ProcessInfo;
 }
@@ -801,6 +1015,7 @@ async function measureLoad(
   server: RunningServer,
   scenario: LoadScenario,
   options: Options,
+  targetRate: number,
 ): Promise<{ load: LoadResult; serverCpu: ServerCpu }> {
   const samples: {
     time: number;
@@ -832,7 +1047,7 @@ async function measureLoad(
   let load: LoadResult;
   try {
     load = await runLoadClient(
-      loadArgs(scenario, server.port, options, server.spec),
+      loadArgs(scenario, server.port, options, server.spec, targetRate),
       { cpu: CLIENT_CPU },
     );
   } finally {
@@ -975,10 +1190,12 @@ function summarize(sample: Sample): string {
     } up / ${load.rxWireBytesPerMsg.toFixed(0)} down of ${
       load.payloadBytesPerMsg.toFixed(0)
     }${load.deflate ? ` [${load.extensions}]` : ""}`
-    : sample.scenario === "rate"
-    ? `${fmtInt(load.msgPerSec)} msg/s, p50 ${fmtInt(load.p50Us)} p99 ${
-      fmtInt(load.p99Us)
-    } p99.9 ${fmtInt(load.p999Us)} µs`
+    : sample.scenario === "rate" || isSaturation(sample.scenario)
+    ? `${fmtInt(load.msgPerSec)} of ${
+      fmtInt(sample.targetRate ?? NaN)
+    } msg/s, p50 ${fmtInt(load.p50Us)} p99 ${fmtInt(load.p99Us)} p99.9 ${
+      fmtInt(load.p999Us)
+    } µs`
     : sample.scenario === "bulk"
     ? `${load.mbPerSec.toFixed(1)} MB/s`
     : `${fmtInt(load.handshakesPerSec)} handshakes/s`;
@@ -1019,15 +1236,39 @@ async function runServerScenarios(
           server = await startServer(spec);
         }
         sample.process = server.info!;
+        let targetRate = options.rate;
+        if (isSaturation(scenario)) {
+          // Saturation: this server's echo msg/s of this round (it ran just
+          // before, in the same process).
+          const echo = samples.find((s) =>
+            s.round === round && s.server === spec.name &&
+            s.scenario === "echo" && s.ok
+          );
+          if (echo === undefined) {
+            throw new Error(
+              "no saturation rate: the echo scenario of this server failed " +
+                "in this round",
+            );
+          }
+          sample.saturationRate = echo.load!.msgPerSec;
+          targetRate = Math.round(
+            echo.load!.msgPerSec * SATURATION_SHARE[scenario],
+          );
+        }
+        if (scenario === "rate" || isSaturation(scenario)) {
+          sample.targetRate = targetRate;
+        }
         const { load, serverCpu } = await measureLoad(
           server,
           scenario,
           options,
+          targetRate,
         );
         sample.load = load;
         sample.serverCpu = serverCpu;
         if (
-          scenario === "echo" || scenario === "rate" || scenario === "chat"
+          scenario === "echo" || scenario === "rate" || scenario === "chat" ||
+          isSaturation(scenario)
         ) {
           sample.serverUsPerOp = serverCpu.share * 1e6 / load.msgPerSec;
         } else if (scenario === "handshake") {
@@ -1543,6 +1784,55 @@ function report(
     }
   };
 
+  /** The issue's targets that this run measured: a table. */
+  const targetReport = (lines: string[]): void => {
+    const rows: string[][] = [];
+    let met = 0;
+    for (const t of issueTargets()) {
+      const spec = specs.find((s) => s.name === t.server);
+      if (spec === undefined || !has(t.scenario)) continue;
+      const ratio = t.kind === "ratio";
+      if (ratio && !specs.some((s) => s.name === spec.reference)) continue;
+      const figures = ratio
+        ? versus(t.server, spec.reference, t.scenario, t.metric)
+        : values(aggregate(samples, t.server, t.scenario), t.metric);
+      const finite = figures.filter(Number.isFinite);
+      const digits = t.unit === " KiB" ? 1 : 2;
+      const format = (v: number) => `${v.toFixed(digits)}${t.unit}`;
+      const ok = finite.length > 0 &&
+        (t.bound === "min"
+          ? median(finite) >= t.goal
+          : median(finite) <= t.goal);
+      if (ok) met++;
+      rows.push([
+        t.what,
+        ratio ? `${t.server} / ${spec.reference}` : t.server,
+        `${t.bound === "min" ? "≥" : "≤"} ${t.goal}${t.unit}`,
+        spread(finite, format),
+        finite.length === 0 ? "–" : ok ? "met" : "**not met**",
+      ]);
+    }
+    if (rows.length === 0) return;
+    lines.push("## Targets");
+    lines.push("");
+    lines.push(
+      `${met} of ${rows.length} targets met. Ratios are per round against ` +
+        "the native server of the same runtime (Deno: deno-native, Bun: " +
+        "bun-native, Node: ws-node), median [min–max] over the rounds; the " +
+        "other figures are median [min–max] of the values; *met* judges " +
+        "the median. Latency ratios and idle memory: lower is better. " +
+        "Targets whose server, reference or scenario was not in this run " +
+        "are left out.",
+    );
+    lines.push("");
+    lines.push(table(
+      ["target", "server (/ reference)", "goal", "measured", "status"],
+      ["---", "---", "---:", "---:", "---"],
+      rows,
+    ));
+    lines.push("");
+  };
+
   const lines: string[] = [];
   lines.push(`# Echo benchmark, ${env.date.slice(0, 10)}`);
   lines.push("");
@@ -1551,9 +1841,11 @@ function report(
     lines.push("");
   }
   lines.push(
-    "wstream's echo server (`examples/echo.ts`) on Deno, Bun and Node " +
-      "against the native servers (`bench/servers/`), same machine, same run " +
-      "(`bench/echo_suite.ts`).",
+    "wstream's echo servers on Deno, Bun and Node, with the streams API " +
+      "(`examples/echo.ts`, `bench/servers/wstream_echo.ts`) and the hooks " +
+      "API (`bench/servers/wstream_hooks.ts`), under wstream's `serve()` " +
+      "and under `Deno.serve` and `Bun.serve`, against the native servers " +
+      "(`bench/servers/`), same machine, same run (`bench/echo_suite.ts`).",
   );
   lines.push("");
   lines.push("```sh");
@@ -1585,9 +1877,11 @@ function report(
     `- Servers pinned to CPU ${SERVER_CPU} (\`taskset -c ${SERVER_CPU}\`), ` +
       `the load client (\`bench/_load_client.ts\`, a C epoll client) to CPU ` +
       `${CLIENT_CPU}. Servers in this order, interleaved: ` +
-      specs.map((s) => `${s.name} (\`${s.runtime} ${s.script}\`)`).join(
-        ", ",
-      ) + ".",
+      specs.map((s) =>
+        `${s.name} (\`${
+          Object.entries(s.env ?? {}).map(([k, v]) => `${k}=${v} `).join("")
+        }${s.runtime} ${s.script}\`)`
+      ).join(", ") + ".",
   );
   lines.push(
     `- ${options.rounds} round(s); in each round every server ` +
@@ -1608,6 +1902,30 @@ function report(
   );
   for (const scenario of options.scenarios) {
     lines.push(`  - ${scenario}: ${describeScenario(scenario, options)}`);
+  }
+  if (options.scenarios.some(isSaturation)) {
+    lines.push(
+      "- Saturation rate (sat50, sat90): a server's echo msg/s in the same " +
+        `round (closed loop, ${ECHO_CONNS} connections × 16 in flight, ` +
+        "measured in the same server process just before), the most it " +
+        "echoed with the client keeping it busy. The sat scenarios offer " +
+        "that share of it open loop (the client's `rate` mode: message k " +
+        "scheduled at k / rate on connection k mod " +
+        `${ECHO_CONNS}, latency from the scheduled time), so each server ` +
+        "is loaded alike relative to its own capacity; the open loop sends " +
+        "one message at a time where the closed loop kept 16 in flight per " +
+        "connection, so at 90% a server whose throughput depends on " +
+        "batching may fall behind (flagged under warnings).",
+    );
+  }
+  if (has("handshake")) {
+    lines.push(
+      "- Handshakes: each loop opens a TCP connection, sends the upgrade " +
+        "request, checks the 101 and `Sec-WebSocket-Accept`, sends one 32 B " +
+        "text message and checks its echo, sends a close frame and waits " +
+        "for the server's (or EOF); a cycle counts when its echo arrives " +
+        "(`wsload --mode handshake --echo-once`).",
+    );
   }
   lines.push(
     "- Server CPU: user + system time of the server process (all threads; " +
@@ -1632,6 +1950,8 @@ function report(
       `${CLIENT_CPU}.`,
   );
   lines.push("");
+
+  targetReport(lines);
 
   if (has("echo")) {
     lines.push(`## Throughput: ${describeScenario("echo", options)}`);
@@ -1682,11 +2002,23 @@ function report(
         "p99 µs",
         "p99.9 µs",
         "p99 vs reference",
+        "p99.9 vs reference",
         "server µs CPU/msg",
         "client CPU",
         "background CPU",
       ],
-      ["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:"],
+      [
+        "---",
+        "---:",
+        "---:",
+        "---:",
+        "---:",
+        "---:",
+        "---:",
+        "---:",
+        "---:",
+        "---:",
+      ],
       specsFor("rate").map((spec) => {
         const agg = aggregate(samples, spec.name, "rate");
         return [
@@ -1697,10 +2029,75 @@ function report(
           spread(values(agg, (s) => loadOf(s).p99Us), fmtInt),
           spread(values(agg, (s) => loadOf(s).p999Us), fmtInt),
           refCell(spec, "rate", (s) => loadOf(s).p99Us),
+          refCell(spec, "rate", (s) => loadOf(s).p999Us),
           spread(
             values(agg, (s) => s.serverUsPerOp ?? NaN),
             (v) => v.toFixed(2),
           ),
+          ...clientCells(agg),
+        ];
+      }),
+    ));
+    lines.push("");
+  }
+
+  for (const scenario of ["sat50", "sat90"] as const) {
+    if (!has(scenario)) continue;
+    lines.push(
+      `## Latency at ${SATURATION_SHARE[scenario] * 100}% of saturation: ` +
+        `${ECHO_CONNS} connections, 32 B text, open loop`,
+    );
+    lines.push("");
+    lines.push(
+      "Open loop as in the latency scenario, at a rate set per server and " +
+        "round: *saturation* is the server's echo msg/s in that round (" +
+        `${ECHO_CONNS} connections × 16 in flight, closed loop), *target* ` +
+        `${SATURATION_SHARE[scenario] * 100}% of it. Round-trip µs from ` +
+        "each message's scheduled send time; *achieved* below the target " +
+        "means the server (or the client) could not keep up and the " +
+        "latencies include queueing (listed under warnings).",
+    );
+    lines.push("");
+    lines.push(table(
+      [
+        "server",
+        "saturation msg/s",
+        "target msg/s",
+        "achieved msg/s",
+        "p50 µs",
+        "p99 µs",
+        "p99.9 µs",
+        "p99 vs reference",
+        "server CPU",
+        "client CPU",
+        "background CPU",
+      ],
+      [
+        "---",
+        "---:",
+        "---:",
+        "---:",
+        "---:",
+        "---:",
+        "---:",
+        "---:",
+        "---:",
+        "---:",
+        "---:",
+      ],
+      specsFor(scenario).map((spec) => {
+        const agg = aggregate(samples, spec.name, scenario);
+        return [
+          spec.name + partial(agg),
+          spread(values(agg, (s) => s.saturationRate ?? NaN), fmtInt),
+          spread(values(agg, (s) => s.targetRate ?? NaN), fmtInt),
+          failedCell(agg) ||
+          spread(values(agg, (s) => loadOf(s).msgPerSec), fmtInt),
+          spread(values(agg, (s) => loadOf(s).p50Us), fmtInt),
+          spread(values(agg, (s) => loadOf(s).p99Us), fmtInt),
+          spread(values(agg, (s) => loadOf(s).p999Us), fmtInt),
+          refCell(spec, scenario, (s) => loadOf(s).p99Us),
+          spread(values(agg, (s) => s.serverCpu!.share), (v) => v.toFixed(2)),
           ...clientCells(agg),
         ];
       }),
@@ -1811,8 +2208,9 @@ function report(
     lines.push("## Per round");
     lines.push("");
     lines.push(
-      "The headline metric of every round (echo and chat msg/s, rate p99 " +
-        "µs, bulk MB/s, handshakes/s, idle KiB/conn), to see the noise.",
+      "The headline metric of every round (echo and chat msg/s, rate, " +
+        "sat50 and sat90 p99 µs, bulk MB/s, handshakes/s, idle KiB/conn), " +
+        "to see the noise.",
     );
     lines.push("");
     const rounds = Array.from({ length: options.rounds }, (_, i) => i + 1);
@@ -1822,6 +2220,8 @@ function report(
         case "echo":
           return fmtInt(s.load!.msgPerSec);
         case "rate":
+        case "sat50":
+        case "sat90":
           return fmtInt(s.load!.p99Us);
         case "bulk":
           return s.load!.mbPerSec.toFixed(1);
@@ -1864,7 +2264,8 @@ function report(
     s.ok && (s.serverCpu?.background ?? 0) > BACKGROUND_LIMIT
   );
   const unsustained = samples.filter((s) =>
-    s.ok && s.scenario === "rate" && s.load!.msgPerSec < 0.95 * options.rate
+    s.ok && s.targetRate !== undefined &&
+    s.load!.msgPerSec < 0.95 * s.targetRate
   );
   const saturatedClient = samples.filter((s) =>
     s.ok && (s.load?.clientCpuShare ?? 0) > 0.9
@@ -1896,10 +2297,11 @@ function report(
   }
   for (const s of unsustained) {
     lines.push(
-      `- round ${s.round}, ${s.server}, rate: achieved ${
+      `- round ${s.round}, ${s.server}, ${s.scenario}: achieved ${
         fmtInt(s.load!.msgPerSec)
-      } msg/s, below the target ${fmtInt(options.rate)}: its latencies ` +
-        "include queueing",
+      } msg/s, below the target ${
+        fmtInt(s.targetRate!)
+      }: its latencies include queueing`,
     );
   }
   for (const s of saturatedClient) {
@@ -1947,6 +2349,35 @@ function report(
 // Main
 // ---------------------------------------------------------------------------
 
+/**
+ * A run's duration on a quiet machine, in seconds, from the costs measured
+ * on the 2-CPU test machine: per load scenario its warmup and measured
+ * seconds plus ~0.8 s (connections, close, client start), per server ~2 s
+ * (start, one second of quiet check), per idle scenario ~1 s plus ~2 s per
+ * 1,000 connections (5,000: ~11 s).
+ */
+function estimateSeconds(options: Options): number {
+  let seconds = 0;
+  for (const spec of options.servers) {
+    const own = serverScenarios(spec).filter((s) =>
+      options.scenarios.includes(s)
+    );
+    if (own.length === 0) continue;
+    seconds += 2;
+    for (const scenario of own) {
+      if (scenario === "idle" || scenario === "chat-idle") {
+        const count = scenario === "idle"
+          ? options.idleCount
+          : options.chatIdleCount;
+        seconds += 1 + 2 * count / 1000;
+      } else {
+        seconds += options.warmup + options.seconds + 0.8;
+      }
+    }
+  }
+  return seconds * options.rounds;
+}
+
 async function main(): Promise<void> {
   const options = parseOptions(Deno.args);
   const jsonPath = options.out.replace(/\.md$/, "") + ".json";
@@ -1962,6 +2393,12 @@ async function main(): Promise<void> {
   log(
     `deno ${env.deno.split(";")[0]}, bun ${env.bun}, node ${env.node}, ` +
       `ws ${env.ws}`,
+  );
+  log(
+    `estimated duration on a quiet machine: about ${
+      Math.ceil(estimateSeconds(options) / 60)
+    } min (more while other processes keep the benchmark cores busy: ` +
+      `--quiet-wait ${options.quietWait})`,
   );
   log("building the load client");
   await buildLoadClient();

@@ -43,6 +43,13 @@
  * - `wstream`: `serve()` + `upgrade()` + `WebSocketConnection`, the
  *   application waiting on `readable` (the echo example). Deno, Bun or
  *   Node.
+ * - `wstream-hooks`: `serve()` + `upgrade(request, { hooks })`, an echoing
+ *   `message` hook (`bench/servers/wstream_hooks.ts`). Deno, Bun or Node.
+ * - `wstream-denoserve`, `wstream-hooks-denoserve`: the same two handlers
+ *   under `Deno.serve` (Deno's WebSocket). Deno.
+ * - `wstream-bunserve`, `wstream-hooks-bunserve`: the same two handlers
+ *   under `Bun.serve` with `bunServeOptions(handler, { compression: false
+ *   })` (Bun's WebSocket). Bun.
  * - `deno-readable`: `Deno.listen`, a pending `conn.readable` read.
  * - `deno-read4k`, `deno-read512`: `Deno.listen`, a pending `conn.read()`
  *   into 4 KiB or 512 bytes.
@@ -85,6 +92,7 @@ import { serve } from "../lib/server/serve.ts";
 import { upgrade } from "../lib/server/upgrade.ts";
 import { getBun, getDeno } from "../lib/transports/_runtime_types.ts";
 import { listenBun } from "../lib/transports/bun.ts";
+import { bunServeOptions } from "../lib/native/bun_serve.ts";
 import { listenDeno } from "../lib/transports/deno.ts";
 import type { TcpConnection } from "../lib/transports/tcp_connection.ts";
 import { WebSocketConnection } from "../lib/connection/websocket_connection.ts";
@@ -92,6 +100,8 @@ import { WebSocketConnection } from "../lib/connection/websocket_connection.ts";
 const DENO_VARIANTS = [
   "wstream",
   "wstream-hooks",
+  "wstream-denoserve",
+  "wstream-hooks-denoserve",
   "wstream-deflate",
   "deno-transport-512",
   "deno-transport-1024",
@@ -109,6 +119,8 @@ const DENO_VARIANTS = [
 const BUN_VARIANTS = [
   "wstream",
   "wstream-hooks",
+  "wstream-bunserve",
+  "wstream-hooks-bunserve",
   "wstream-deflate",
   "bun-native-deflate",
   "bun-transport",
@@ -256,35 +268,72 @@ function stackOnTransport(connection: TcpConnection): void {
   })().catch(() => connection.close());
 }
 
+/** The streams API's echo handler (`examples/echo.ts`). */
+function streamsHandler(
+  options: { compression?: boolean },
+): (request: Request) => Promise<Response> {
+  return async (request) => {
+    const { response, socket } = await upgrade(request, options);
+    if (socket === null) return response;
+    held.push(socket);
+    socket.opened.then(async ({ readable, writable }) => {
+      const writer = writable.getWriter();
+      for await (const message of readable) await writer.write(message);
+    }).catch(() => {});
+    return response;
+  };
+}
+
+/** The hooks API's echo handler: no stream, no pending promise per socket. */
+async function hooksHandler(request: Request): Promise<Response> {
+  const { response, socket } = await upgrade(request, {
+    hooks: { message: (ws, data) => void ws.send(data) },
+  });
+  if (socket !== null) held.push(socket);
+  return response;
+}
+
 function startServer(
   variant: string,
   port: number,
 ): Promise<number> | number {
   const hostname = "127.0.0.1";
   const deno = getDeno();
-  if (variant === "wstream" || variant === "wstream-deflate") {
-    const options = variant === "wstream-deflate" ? { compression: true } : {};
+  const placed = /^(wstream(?:-hooks)?)-(bunserve|denoserve)$/.exec(variant);
+  if (
+    variant === "wstream" || variant === "wstream-deflate" ||
+    variant === "wstream-hooks" || placed !== null
+  ) {
+    const handler = variant.startsWith("wstream-hooks")
+      ? hooksHandler
+      : streamsHandler(
+        variant === "wstream-deflate" ? { compression: true } : {},
+      );
+    if (placed?.[2] === "bunserve") {
+      // As bench/servers/wstream_echo.ts and wstream_hooks.ts with
+      // PLACEMENT=bunserve: Bun's WebSocket, no compression.
+      const api = getBun() as unknown as {
+        serve(options: Record<string, unknown>): { port: number };
+      };
+      return api.serve({
+        hostname,
+        port,
+        ...bunServeOptions(handler, { compression: false }),
+      }).port;
+    }
+    if (placed?.[2] === "denoserve") {
+      const api = deno as unknown as {
+        serve(
+          options: { hostname: string; port: number; onListen(): void },
+          handler: (request: Request) => Promise<Response>,
+        ): { addr: { port: number } };
+      };
+      return api.serve({ hostname, port, onListen() {} }, handler).addr.port;
+    }
     // `listening`: Node binds asynchronously.
-    return serve({ port, hostname }, async (request) => {
-      const { response, socket } = await upgrade(request, options);
-      if (socket === null) return response;
-      held.push(socket);
-      socket.opened.then(async ({ readable, writable }) => {
-        const writer = writable.getWriter();
-        for await (const message of readable) await writer.write(message);
-      }).catch(() => {});
-      return response;
-    }).listening.then((addr) => addr.port);
-  }
-  if (variant === "wstream-hooks") {
-    // The hooks API: no stream, no pending promise per connection.
-    return serve({ port, hostname }, async (request) => {
-      const { response, socket } = await upgrade(request, {
-        hooks: { message: (ws, data) => void ws.send(data) },
-      });
-      if (socket !== null) held.push(socket);
-      return response;
-    }).listening.then((addr) => addr.port);
+    return serve({ port, hostname }, handler).listening.then((addr) =>
+      addr.port
+    );
   }
   const transport = /^deno-transport-(\d+)$/.exec(variant);
   if (transport !== null) {

@@ -30,13 +30,20 @@
  *              waits for its full echo, repeats (echo with inflight 1;
  *              --inflight and --binary are ignored).
  *              mbPerSec = echoed payload, one direction, MB = 1e6 bytes.
- *   handshake: --conns 16 --seconds 5 [--warmup 1]
+ *   handshake: --conns 16 --seconds 5 [--warmup 1] [--echo-once [--size 32]]
  *              `conns` concurrent workers; each opens a TCP connection,
  *              does the HTTP/1.1 upgrade, checks the 101 and
  *              Sec-WebSocket-Accept, sends a masked close frame (1000),
  *              waits for the server's close frame or EOF, closes, repeats.
  *              handshakesPerSec = verified 101s per second; the latency
  *              fields hold the time from connect() to the verified 101.
+ *              With --echo-once, each connection sends one message of
+ *              --size bytes (default 32; text unless --binary) after the
+ *              101 and waits for its verified echo before the close frame:
+ *              a handshake then counts when that echo arrives
+ *              (handshakesPerSec = connect + upgrade + one echo cycles per
+ *              second, `messages` = the same count) and the latency fields
+ *              hold the time from connect() to the verified echo.
  *              A worker stuck for 10 s on one connection is an error.
  *              The client closes as soon as the server's close frame
  *              arrives, so some TIME_WAIT sockets land on the client side
@@ -162,6 +169,7 @@ static struct {
   double warmup;
   double rate;
   int binary;
+  int echo_once;        /* handshake mode: one echo before the close */
   /* Messages and compression. */
   const char *payloads; /* NULL: the fixed pattern */
   int payload_count;
@@ -1169,7 +1177,13 @@ static int on_response(conn *c, int64_t t) {
   if (c->pmd && opt.mode != M_HANDSHAKE) deflate_setup(c);
   c->rlen -= hlen;
   memmove(c->rbuf, c->rbuf + hlen, c->rlen);
-  if (opt.mode == M_HANDSHAKE) {
+  if (opt.mode == M_HANDSHAKE && opt.echo_once) {
+    /* Counted when the echo arrives (message_done); timed from connect(). */
+    c->state = S_OPEN;
+    nopen++;
+    if (phase == P_STOP) put_close(c);
+    else put_message(c, c->t_connect);
+  } else if (opt.mode == M_HANDSHAKE) {
     if (phase == P_MEASURE) {
       n_handshakes++;
       hist_record(t - c->t_connect);
@@ -1229,6 +1243,11 @@ static int message_done(conn *c, int64_t t) {
   c->msg_wire = 0;
   c->msg_compressed = 0;
   if ((opt.mode == M_ECHO || opt.mode == M_BULK) && phase != P_STOP) put_message(c, t);
+  if (opt.mode == M_HANDSHAKE) {
+    /* --echo-once: the cycle's echo is back; close. */
+    if (phase == P_MEASURE) n_handshakes++;
+    put_close(c);
+  }
   return 0;
 }
 
@@ -1442,7 +1461,7 @@ static void usage(void) {
         "  echo:      --conns 64 --inflight 16 --size 32 --seconds 5 [--warmup 1] [--binary]\n"
         "  rate:      --conns 16 --rate 20000 --size 32 --seconds 5 [--warmup 1] [--binary]\n"
         "  bulk:      --conns 4 --size 1048576 --seconds 5 [--warmup 1]\n"
-        "  handshake: --conns 16 --seconds 5 [--warmup 1]\n"
+        "  handshake: --conns 16 --seconds 5 [--warmup 1] [--echo-once [--size 32] [--binary]]\n"
         "  messages:  [--payloads chat|FILE [--count 1000]] [--dump-payloads]\n"
         "  deflate:   [--deflate [--window-bits N] [--server-window-bits N] [--no-context-takeover]\n"
         "             [--level -1] [--mem-level 8]]\n",
@@ -1497,6 +1516,9 @@ int main(int argc, char **argv) {
       continue;
     } else if (strcmp(a, "--deflate") == 0) {
       opt.deflate = 1;
+      continue;
+    } else if (strcmp(a, "--echo-once") == 0) {
+      opt.echo_once = 1;
       continue;
     } else if (strcmp(a, "--no-context-takeover") == 0) {
       opt.no_context = 1;
@@ -1585,9 +1607,11 @@ int main(int argc, char **argv) {
     break;
   case M_HANDSHAKE:
     opt.conns = conns_arg > 0 ? (int)conns_arg : 16;
-    opt.size = 0;
+    opt.size = opt.echo_once ? (size >= 0 ? (size_t)size : 32) : 0;
     break;
   }
+  if (opt.echo_once && opt.mode != M_HANDSHAKE) die("--echo-once needs --mode handshake");
+  if (opt.echo_once && opt.deflate) die("--echo-once cannot be combined with --deflate");
   data_opcode = opt.binary ? 2 : 1;
   if (opt.payloads != NULL) {
     if (opt.mode != M_ECHO && opt.mode != M_RATE) die("--payloads needs --mode echo or rate");
@@ -1732,6 +1756,7 @@ int main(int argc, char **argv) {
           if (c->fd >= 0 && now - c->t_connect > 10 * 1000000000LL)
             die("connection %d: %s within 10 s", i,
                 c->state == S_CLOSING ? "the server did not close the connection after the close frame"
+                : c->state == S_OPEN  ? "no echo of its message"
                                       : "no WebSocket handshake response");
         }
         next_stall_check = now + 1000000000LL;
