@@ -88,6 +88,7 @@ import { listenBun } from "../lib/transports/bun.ts";
 import { listenDeno } from "../lib/transports/deno.ts";
 import type { TcpConnection } from "../lib/transports/tcp_connection.ts";
 import { WebSocketConnection } from "../lib/connection/websocket_connection.ts";
+import type { WebSocketHooks } from "../lib/connection/websocket_hooks.ts";
 
 const DENO_VARIANTS = [
   "wstream",
@@ -256,6 +257,11 @@ function stackOnTransport(connection: TcpConnection): void {
   })().catch(() => connection.close());
 }
 
+/** The `wstream-hooks` variant's hooks: echo every message. */
+const ECHO_HOOKS: WebSocketHooks = {
+  message: (ws, data) => void ws.send(data),
+};
+
 function startServer(
   variant: string,
   port: number,
@@ -277,10 +283,13 @@ function startServer(
     }).listening.then((addr) => addr.port);
   }
   if (variant === "wstream-hooks") {
-    // The hooks API: no stream, no pending promise per connection.
+    // The hooks API: no stream, no pending promise per connection. One
+    // hooks object for all sockets, as in examples/hooks.ts: a hook created
+    // inside the async handler would keep the handler's scope (the Request)
+    // alive on Bun, whose async functions keep all their variables.
     return serve({ port, hostname }, async (request) => {
       const { response, socket } = await upgrade(request, {
-        hooks: { message: (ws, data) => void ws.send(data) },
+        hooks: ECHO_HOOKS,
       });
       if (socket !== null) held.push(socket);
       return response;
