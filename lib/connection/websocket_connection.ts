@@ -363,7 +363,7 @@ export class WebSocketConnection implements WebSocketStreamLike {
    */
   onpong: ((data: Uint8Array) => void) | null = null;
 
-  readonly #options: Omit<WebSocketConnectionOptions, "head">;
+  readonly #options: Omit<WebSocketConnectionOptions, "head" | "remoteAddr">;
   /** Bytes received after the handshake, until `#start` consumed them. */
   #head: Uint8Array | undefined;
   readonly #protocol: Protocol;
@@ -452,13 +452,13 @@ export class WebSocketConnection implements WebSocketStreamLike {
       | Promise<ByteStreamPair | NegotiatedTransport>,
     options: WebSocketConnectionOptions,
   ) {
-    const { head, ...rest } = options;
+    // Kept apart (head, dropped once used) or copied (remoteAddr) below.
+    const { head, remoteAddr: addr, ...rest } = options;
     this.#options = rest;
     this.#head = head;
     this.#keepalive = new KeepaliveMonitor(options, Date.now());
     this.url = options.url ?? "";
     this.secure = this.url.startsWith("wss:");
-    const addr = options.remoteAddr;
     this.remoteAddr = addr == null
       ? null
       : { hostname: addr.hostname, port: addr.port };
