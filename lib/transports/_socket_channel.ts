@@ -368,16 +368,15 @@ export abstract class SocketChannel implements TcpConnection, ByteChannel {
     return new Promise<void>((resolve, reject) => {
       const waits = this.#waits ??= new Set();
       waits.add(reject);
-      // An idle socket keeps no empty set.
-      const done = (): void => {
+      // An idle socket keeps no empty set. (No shared helper closure: this
+      // runs for every write.)
+      executor(() => {
         waits.delete(reject);
         if (waits.size === 0 && this.#waits === waits) this.#waits = null;
-      };
-      executor(() => {
-        done();
         resolve();
       }, (error) => {
-        done();
+        waits.delete(reject);
+        if (waits.size === 0 && this.#waits === waits) this.#waits = null;
         reject(error);
       });
     });
