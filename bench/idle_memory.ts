@@ -96,6 +96,7 @@ import { bunServeOptions } from "../lib/native/bun_serve.ts";
 import { listenDeno } from "../lib/transports/deno.ts";
 import type { TcpConnection } from "../lib/transports/tcp_connection.ts";
 import { WebSocketConnection } from "../lib/connection/websocket_connection.ts";
+import type { WebSocketHooks } from "../lib/connection/websocket_hooks.ts";
 
 const DENO_VARIANTS = [
   "wstream",
@@ -284,11 +285,19 @@ function streamsHandler(
   };
 }
 
-/** The hooks API's echo handler: no stream, no pending promise per socket. */
+/** The `wstream-hooks` variants' hooks: echo every message. */
+const ECHO_HOOKS: WebSocketHooks = {
+  message: (ws, data) => void ws.send(data),
+};
+
+/**
+ * The hooks API's echo handler: no stream, no pending promise per socket.
+ * One hooks object for all sockets, as in examples/hooks.ts: a hook created
+ * inside the async handler would keep the handler's scope (the Request)
+ * alive on Bun, whose async functions keep all their variables.
+ */
 async function hooksHandler(request: Request): Promise<Response> {
-  const { response, socket } = await upgrade(request, {
-    hooks: { message: (ws, data) => void ws.send(data) },
-  });
+  const { response, socket } = await upgrade(request, { hooks: ECHO_HOOKS });
   if (socket !== null) held.push(socket);
   return response;
 }

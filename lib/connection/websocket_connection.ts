@@ -342,10 +342,6 @@ let connectionHandlers: {
 export class WebSocketConnection implements WebSocketStreamLike {
   /** The URL of the connection. */
   readonly url: string;
-  /** Resolves once the connection is usable. */
-  readonly opened: Promise<WebSocketOpenInfo>;
-  /** Resolves once the connection and its transport are closed. */
-  readonly closed: Promise<WebSocketCloseInfo>;
   /**
    * The peer's address (the `remoteAddr` option), `null` when unknown.
    *
@@ -368,11 +364,22 @@ export class WebSocketConnection implements WebSocketStreamLike {
    */
   onpong: ((data: Uint8Array) => void) | null = null;
 
-  readonly #options: WebSocketConnectionOptions;
+  readonly #options: Omit<WebSocketConnectionOptions, "head" | "remoteAddr">;
+  /** Bytes received after the handshake, until `#start` consumed them. */
+  #head: Uint8Array | undefined;
   readonly #protocol: Protocol;
-  #resolveClosed!: (info: WebSocketCloseInfo) => void;
-  #resolveOpened!: (info: WebSocketOpenInfo) => void;
-  #rejectOpened!: (error: unknown) => void;
+  // `opened` and `closed` are built on first access only (hooks and many
+  // servers never ask): until then, what they would settle with is kept.
+  #openedPromise: Promise<WebSocketOpenInfo> | null = null;
+  #openedResolvers: PromiseWithResolvers<WebSocketOpenInfo> | null = null;
+  /** Why the transport never came, if it did not. */
+  #openFailure: { error: unknown } | null = null;
+  /** The streams, built on the first access to `opened` or message. */
+  #openInfo: WebSocketOpenInfo | null = null;
+  #closedPromise: Promise<WebSocketCloseInfo> | null = null;
+  #resolveClosed: ((info: WebSocketCloseInfo) => void) | null = null;
+  /** What `closed` resolves with, once settled. */
+  #closeInfo: WebSocketCloseInfo | null = null;
 
   #channel: ByteChannel | null = null;
   /** What the transport and the application's streams call into. */
@@ -383,6 +390,8 @@ export class WebSocketConnection implements WebSocketStreamLike {
   #waitingForApp = false;
   #messages: ReadableStreamDefaultController<WebSocketMessage> | null = null;
   #messagesDone = false;
+  /** The connection ended: streams built from now on start ended. */
+  #messagesEnded = false;
   #sink: WritableStreamDefaultController | null = null;
 
   #flushScheduled = false;
@@ -444,11 +453,13 @@ export class WebSocketConnection implements WebSocketStreamLike {
       | Promise<ByteStreamPair | NegotiatedTransport>,
     options: WebSocketConnectionOptions,
   ) {
-    this.#options = { ...options };
+    // Kept apart (head, dropped once used) or copied (remoteAddr) below.
+    const { head, remoteAddr: addr, ...rest } = options;
+    this.#options = rest;
+    this.#head = head;
     this.#keepalive = new KeepaliveMonitor(options, Date.now());
     this.url = options.url ?? "";
     this.secure = this.url.startsWith("wss:");
-    const addr = options.remoteAddr;
     this.remoteAddr = addr == null
       ? null
       : { hostname: addr.hostname, port: addr.port };
@@ -468,19 +479,75 @@ export class WebSocketConnection implements WebSocketStreamLike {
       protocolOptions.decodeAscii = fastAsciiDecoder;
     }
     this.#protocol = new Protocol(protocolOptions);
-    this.opened = new Promise((resolve, reject) => {
-      this.#resolveOpened = resolve;
-      this.#rejectOpened = reject;
-    });
-    this.opened.catch(() => {});
-    this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
     Promise.resolve(transport).then(
       (pair) => this.#start(pair),
       (error) => {
-        this.#rejectOpened(error);
+        this.#openFailure = { error };
+        this.#openedResolvers?.reject(error);
+        this.#openedResolvers = null;
         this.#settle({ closeCode: CloseCode.AbnormalClosure, reason: "" });
       },
     );
+  }
+
+  /**
+   * Resolves once the connection is usable, with its message streams
+   * (built on first access: a socket driven otherwise costs none).
+   */
+  get opened(): Promise<WebSocketOpenInfo> {
+    let opened = this.#openedPromise;
+    if (opened !== null) return opened;
+    const failure = this.#openFailure;
+    if (failure !== null) {
+      opened = Promise.reject(failure.error);
+    } else if (this.#channel !== null && this.#hooks === null) {
+      opened = Promise.resolve(this.#streams());
+    } else {
+      const resolvers = Promise.withResolvers<WebSocketOpenInfo>();
+      this.#openedResolvers = resolvers;
+      opened = resolvers.promise;
+    }
+    opened.catch(() => {});
+    this.#openedPromise = opened;
+    return opened;
+  }
+
+  /** Resolves once the connection and its transport are closed. */
+  get closed(): Promise<WebSocketCloseInfo> {
+    let closed = this.#closedPromise;
+    if (closed !== null) return closed;
+    const info = this.#closeInfo;
+    closed = info !== null
+      ? Promise.resolve(info)
+      : new Promise((resolve) => this.#resolveClosed = resolve);
+    this.#closedPromise = closed;
+    return closed;
+  }
+
+  /**
+   * The message streams and what `opened` resolves with, built on first
+   * use; in the state the connection reached meanwhile.
+   */
+  #streams(): WebSocketOpenInfo {
+    let info = this.#openInfo;
+    if (info !== null) return info;
+    const readableHighWaterMark = this.#options.readableHighWaterMark ??
+      DEFAULT_HIGH_WATER_MARK;
+    const { readable, writable, messages, sink } = createMessageStreams(
+      readableHighWaterMark,
+      this.#port,
+    );
+    this.#messages = messages;
+    this.#sink = sink;
+    info = {
+      readable,
+      writable,
+      protocol: this.#options.protocol ?? "",
+      extensions: this.#options.extensions ?? "",
+    };
+    this.#openInfo = info;
+    if (this.#messagesEnded) this.#endStreams(messages, sink);
+    return info;
   }
 
   /**
@@ -592,30 +659,23 @@ export class WebSocketConnection implements WebSocketStreamLike {
     if (pair.extensions !== undefined) {
       this.#options.extensions = pair.extensions;
     }
-    if (pair.head !== undefined) this.#options.head = pair.head;
+    if (pair.head !== undefined) this.#head = pair.head;
     this.#channel = channelOf(pair) ?? new StreamPairChannel(pair);
     if (this.#hooks !== null) {
       this.#startHooks();
       return;
     }
-    const readableHighWaterMark = this.#options.readableHighWaterMark ??
-      DEFAULT_HIGH_WATER_MARK;
-    const { readable, writable, messages, sink } = createMessageStreams(
-      readableHighWaterMark,
-      this.#port,
-    );
-    this.#messages = messages;
-    this.#sink = sink;
-    this.#resolveOpened({
-      readable,
-      writable,
-      protocol: this.#options.protocol ?? "",
-      extensions: this.#options.extensions ?? "",
-    });
+    // The streams wait for `opened` (or the first message) to be built.
+    const resolvers = this.#openedResolvers;
+    if (resolvers !== null) {
+      this.#openedResolvers = null;
+      resolvers.resolve(this.#streams());
+    }
     this.#startKeepalive();
     // A close() requested before the transport arrived goes out now.
     this.#maybeSendClose();
-    const head = this.#options.head;
+    const head = this.#head;
+    this.#head = undefined;
     if (head !== undefined && head.length > 0) {
       this.#onData(head);
     } else {
@@ -645,7 +705,7 @@ export class WebSocketConnection implements WebSocketStreamLike {
       wanted = !this.#waitingForApp &&
         this.#autoReplyBacklog <= AUTO_REPLY_ALLOWANCE &&
         (protocol.state !== "OPEN" || this.#messagesDone ||
-          (this.#messages!.desiredSize ?? 1) > 0);
+          (this.#messages?.desiredSize ?? 1) > 0);
     }
     if (wanted === this.#receiving) return;
     this.#receiving = wanted;
@@ -693,11 +753,18 @@ export class WebSocketConnection implements WebSocketStreamLike {
       return;
     }
     const protocol = this.#protocol;
-    const messages = this.#messages!;
     for (const event of protocol.eventsReceived()) {
       const type = event.type;
       if (type === "text" || type === "binary") {
-        if (!this.#messagesDone) messages.enqueue(event.data);
+        if (!this.#messagesDone) {
+          let messages = this.#messages;
+          if (messages === null) {
+            // Held in `readable` for an `opened` not read yet.
+            this.#streams();
+            messages = this.#messages!;
+          }
+          messages.enqueue(event.data);
+        }
       } else if (type === "pong") {
         callUser(this.onpong, event.data);
         this.#pings?.pong(event.data);
@@ -736,7 +803,8 @@ export class WebSocketConnection implements WebSocketStreamLike {
         this.#hookThrew(error);
       }
     }
-    const head = this.#options.head;
+    const head = this.#head;
+    this.#head = undefined;
     if (head !== undefined && head.length > 0) {
       this.#onData(head);
     } else {
@@ -908,12 +976,12 @@ export class WebSocketConnection implements WebSocketStreamLike {
   }
 
   async #flushOnceRead(): Promise<void> {
-    const messages = this.#messages!;
+    const messages = this.#messages;
     const highWaterMark = this.#options.readableHighWaterMark ??
       DEFAULT_HIGH_WATER_MARK;
     const deadline = Date.now() + (this.#options.closeTimeout ?? 5000);
     while (
-      !this.#messagesDone && (messages.desiredSize ?? highWaterMark) <
+      !this.#messagesDone && (messages?.desiredSize ?? highWaterMark) <
         highWaterMark &&
       Date.now() < deadline
     ) {
@@ -937,18 +1005,28 @@ export class WebSocketConnection implements WebSocketStreamLike {
   #endMessages(): void {
     if (this.#messagesDone) return;
     this.#messagesDone = true;
+    this.#messagesEnded = true;
+    const messages = this.#messages;
+    if (messages !== null) this.#endStreams(messages, this.#sink!);
+  }
+
+  /** Ends `readable` and `writable` as the connection ended. */
+  #endStreams(
+    messages: ReadableStreamDefaultController<WebSocketMessage>,
+    sink: WritableStreamDefaultController,
+  ): void {
     const info = this.#reportedCloseInfo();
     if (this.#protocol.closeReceived !== null && !this.#protocol.error) {
-      this.#messages!.close();
+      messages.close();
     } else {
-      this.#messages!.error(
+      messages.error(
         new WebSocketError(
           `WebSocket closed abnormally with code ${info.closeCode}`,
           info,
         ),
       );
     }
-    this.#sink?.error(
+    sink.error(
       new WebSocketError("WebSocket is closed", info),
     );
   }
@@ -1180,7 +1258,7 @@ export class WebSocketConnection implements WebSocketStreamLike {
     if (this.#transportFailed) return;
     this.#transportFailed = true;
     this.#protocol.receiveEof();
-    if (this.#messages !== null) this.#endMessages();
+    if (this.#channel !== null) this.#endMessages();
     this.#drained?.();
     this.#channel?.close();
     if (this.#channel !== null) this.#closeTransport().catch(internalError);
@@ -1239,7 +1317,12 @@ export class WebSocketConnection implements WebSocketStreamLike {
     }
     const reported = this.#peerDead ? this.#reportedCloseInfo() : info;
     this.#pings?.closed(reported);
-    this.#resolveClosed(reported);
+    this.#closeInfo = reported;
+    const resolveClosed = this.#resolveClosed;
+    if (resolveClosed !== null) {
+      this.#resolveClosed = null;
+      resolveClosed(reported);
+    }
     if (this.#hooks !== null) this.#hooksClosed(reported);
   }
 

@@ -124,6 +124,8 @@ const fatalTextDecoder = new TextDecoder("utf-8", {
 });
 const textEncoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
+/** Shared by every protocol without extensions: one array less each. */
+const NO_EXTENSIONS: readonly MessageExtension[] = Object.freeze([]);
 /**
  * Whether to decode short ASCII text with the non-fatal decoder (ASCII is
  * always valid UTF-8). Measured for 32-byte messages: Deno's fatal decoder
@@ -243,7 +245,7 @@ export class Protocol {
       );
     }
     this.#autoPong = options.autoPong ?? true;
-    this.#extensions = options.extensions ?? [];
+    this.#extensions = options.extensions ?? NO_EXTENSIONS;
     let allowedRsv = 0;
     for (const extension of this.#extensions) allowedRsv |= extension.rsv;
     const parserOptions: FrameParserOptions = {

@@ -41,7 +41,7 @@ export interface ExchangeContext {
   /** True once the server stopped taking new work: upgrades get 503. */
   shuttingDown(): boolean;
   /** Called with each WebSocket once its 101 head was written. */
-  opened(socket: WebSocketStreamLike): void;
+  opened(socket: WebSocketStreamLike, connection: TcpConnection): void;
 }
 
 /** How an exchange ended. */
@@ -150,7 +150,7 @@ async function completeUpgrade(
     return "failed";
   }
   transport.resolve(connection);
-  if (pending.socket !== null) context.opened(pending.socket);
+  if (pending.socket !== null) context.opened(pending.socket, connection);
   return "upgraded";
 }
 

@@ -577,11 +577,14 @@ export function serve(options: ServeOptions, handler: ServeHandler): Server {
   const refusal = encodeRefusal(
     `Service unavailable: the server is at its limit of ${maxConnections} connections; retry later`,
   );
-  /** Open WebSockets, to close with 1001 on shutdown. */
-  const sockets = new Set<WebSocketStreamLike>();
-  /** One per connection: settles once it is closed. */
-  const lifetimes = new Set<Promise<void>>();
+  /**
+   * Open WebSockets by their connection, to close with 1001 on shutdown.
+   * Each entry goes when its connection closes (the WebSocket settles then).
+   */
+  const sockets = new Map<TcpConnection, WebSocketStreamLike>();
   let shuttingDown = false;
+  /** Resolved once `connections` and `refusing` are empty, during shutdown. */
+  let allClosed: PromiseWithResolvers<void> | null = null;
 
   const limits: ExchangeLimits = {
     maxBodySize,
@@ -593,22 +596,29 @@ export function serve(options: ServeOptions, handler: ServeHandler): Server {
     onError: options.onError,
     defaults,
     shuttingDown: () => shuttingDown,
-    opened: (socket) => {
-      sockets.add(socket);
-      socket.closed.finally(() => sockets.delete(socket)).catch(() => {});
+    opened: (socket, connection) => {
+      sockets.set(connection, socket);
       if (shuttingDown) closeForShutdown(socket);
     },
+  };
+
+  /**
+   * Untracks a closed connection. One function for all of them: an idle
+   * connection costs the server set entries only, no promise or closure.
+   */
+  const untrack = (channel: SocketChannel): void => {
+    connections.delete(channel);
+    refusing.delete(channel);
+    sockets.delete(channel);
+    if (allClosed !== null && connections.size === 0 && refusing.size === 0) {
+      allClosed.resolve();
+    }
   };
 
   /** Counts a connection until it is closed; every path of `work` closes it. */
   const track = (connection: TcpConnection, work: Promise<void>): void => {
     work.catch(() => connection.close());
-    const lifetime = connection.closed.finally(() => {
-      lifetimes.delete(lifetime);
-      connections.delete(connection);
-      refusing.delete(connection);
-    });
-    lifetimes.add(lifetime);
+    requireChannel(connection).whenClosed(untrack);
   };
 
   const onConnection = (connection: TcpConnection): void => {
@@ -726,16 +736,21 @@ export function serve(options: ServeOptions, handler: ServeHandler): Server {
       options.signal?.removeEventListener("abort", shutdown);
       listener.close();
       for (const connection of inHead) connection.close();
-      for (const socket of sockets) closeForShutdown(socket);
+      const open = [...sockets.values()];
+      for (const socket of open) closeForShutdown(socket);
+      allClosed = Promise.withResolvers<void>();
+      if (connections.size === 0 && refusing.size === 0) allClosed.resolve();
       let timer: ReturnType<typeof setTimeout> | undefined;
       const deadline = new Promise<void>((resolve) => {
         timer = setTimeout(resolve, shutdownTimeout);
       });
-      await Promise.race([settleAll(lifetimes), deadline]);
+      await Promise.race([allClosed.promise, deadline]);
       clearTimeout(timer);
       for (const connection of connections) connection.close();
       for (const connection of refusing) connection.close();
-      await settleAll(lifetimes);
+      await allClosed.promise;
+      // The WebSockets settle right after their connections closed.
+      await Promise.allSettled(open.map((socket) => socket.closed));
     }
   })();
 
@@ -771,10 +786,6 @@ function closeForShutdown(socket: WebSocketStreamLike): void {
   } catch {
     // Closing already.
   }
-}
-
-async function settleAll(promises: Set<Promise<void>>): Promise<void> {
-  while (promises.size > 0) await Promise.allSettled([...promises]);
 }
 
 function checkTime(name: string, value: number, zeroOk: boolean): number {

@@ -179,7 +179,9 @@ export abstract class SocketChannel implements TcpConnection, ByteChannel {
   #lingered = 0;
   #lingerTimer: ReturnType<typeof setTimeout> | undefined;
   #lingering: PromiseWithResolvers<void> | null = null;
-  #socketClosed: PromiseWithResolvers<void> = Promise.withResolvers<void>();
+  /** `closed`, built on first access: most connections never ask. */
+  #closedPromise: Promise<void> | null = null;
+  #resolveClosed: (() => void) | null = null;
   /** The last write, while one is in progress. */
   #writeTail: Promise<void> | null = null;
   /** The rejecters of the waits {@linkcode SocketChannel.whileOpen} runs. */
@@ -206,9 +208,34 @@ export abstract class SocketChannel implements TcpConnection, ByteChannel {
   /** The peer's address. */
   abstract readonly remoteAddr: NetAddr;
 
+  /** See {@linkcode SocketChannel.whenClosed}. */
+  #closeListener: ((channel: SocketChannel) => void) | null = null;
+
+  /**
+   * Calls `listener` once the socket is closed (now, if it is), before
+   * `closed` resolves: how a server untracks its connections without a
+   * promise and a closure per connection. One listener; a later call
+   * replaces it. Internal to wstream's servers.
+   */
+  whenClosed(listener: (channel: SocketChannel) => void): void {
+    if (this.#closed) listener(this);
+    else this.#closeListener = listener;
+  }
+
   /** Resolves once the socket is closed. Never rejects. */
   get closed(): Promise<void> {
-    return this.#socketClosed.promise;
+    let closed = this.#closedPromise;
+    if (closed === null) {
+      if (this.#closed) {
+        closed = Promise.resolve();
+      } else {
+        const { promise, resolve } = Promise.withResolvers<void>();
+        closed = promise;
+        this.#resolveClosed = resolve;
+      }
+      this.#closedPromise = closed;
+    }
+    return closed;
   }
 
   /** Received bytes as a stream (built on first access). */
@@ -352,11 +379,15 @@ export abstract class SocketChannel implements TcpConnection, ByteChannel {
     return new Promise<void>((resolve, reject) => {
       const waits = this.#waits ??= new Set();
       waits.add(reject);
+      // An idle socket keeps no empty set. (No shared helper closure: this
+      // runs for every write.)
       executor(() => {
         waits.delete(reject);
+        if (waits.size === 0 && this.#waits === waits) this.#waits = null;
         resolve();
       }, (error) => {
         waits.delete(reject);
+        if (waits.size === 0 && this.#waits === waits) this.#waits = null;
         reject(error);
       });
     });
@@ -510,7 +541,16 @@ export abstract class SocketChannel implements TcpConnection, ByteChannel {
 
   #finish(error: Error | undefined): void {
     clearTimeout(this.#lingerTimer);
-    this.#socketClosed.resolve();
+    const listener = this.#closeListener;
+    if (listener !== null) {
+      this.#closeListener = null;
+      listener(this);
+    }
+    const resolveClosed = this.#resolveClosed;
+    if (resolveClosed !== null) {
+      this.#resolveClosed = null;
+      resolveClosed();
+    }
     this.finished(error);
     this.#end(error);
     const waits = this.#waits;
@@ -518,6 +558,7 @@ export abstract class SocketChannel implements TcpConnection, ByteChannel {
       const failure = error ?? socketClosedError(); // Stack traces cost.
       for (const reject of waits) reject(failure);
       waits.clear();
+      this.#waits = null;
     }
     this.#lingering?.resolve();
   }

@@ -441,6 +441,59 @@ describe("WebSocketConnection", () => {
     await server.closed;
   });
 
+  test("WebSocketConnection builds its streams only once opened is read, keeping messages that arrived before", async () => {
+    const { server, client } = connectedPair();
+    const writer = (await client.opened).writable.getWriter();
+    await writer.write("before");
+    await writer.write(new Uint8Array([7]));
+    await delay(20); // Delivered to the server, nobody reading yet.
+    const { readable, writable } = await server.opened;
+    assert.equal(await server.opened, await server.opened);
+    const reader = readable.getReader();
+    assert.equal((await reader.read()).value, "before");
+    assert.deepEqual((await reader.read()).value, new Uint8Array([7]));
+    await writer.write("after");
+    assert.equal((await reader.read()).value, "after");
+    await writable.getWriter().write("answer");
+    const clientReader = (await client.opened).readable.getReader();
+    assert.equal((await clientReader.read()).value, "answer");
+    client.close({ closeCode: 4000, reason: "done" });
+    assert.equal((await reader.read()).done, true);
+    assert.deepEqual(await server.closed, { closeCode: 4000, reason: "done" });
+  });
+
+  test("WebSocketConnection whose opened is read only after the close still hands out ended streams", async () => {
+    // The close echo waits at most closeTimeout for the unread message.
+    const { server, client } = connectedPair({ closeTimeout: 100 });
+    const writer = (await client.opened).writable.getWriter();
+    await writer.write("kept");
+    client.close({ closeCode: 4001, reason: "late" });
+    assert.deepEqual(await server.closed, { closeCode: 4001, reason: "late" });
+    assert.deepEqual(await server.closed, { closeCode: 4001, reason: "late" });
+    const { readable, writable } = await server.opened;
+    assert.deepEqual(await collect(readable), ["kept"]);
+    await assert.rejects(
+      writable.getWriter().write("too late"),
+      (error: unknown) =>
+        error instanceof WebSocketError && error.closeCode === 4001,
+    );
+  });
+
+  test("WebSocketConnection whose opened is never read closes cleanly and reports closed", async () => {
+    const { server, client } = connectedPair();
+    await client.opened;
+    await delay(10);
+    server.close({ closeCode: 4002, reason: "never read" });
+    assert.deepEqual(await client.closed, {
+      closeCode: 4002,
+      reason: "never read",
+    });
+    assert.deepEqual(await server.closed, {
+      closeCode: 4002,
+      reason: "never read",
+    });
+  });
+
   test("WebSocketConnection rejects negative or non-finite timer options with RangeError", () => {
     const [a] = transportPair();
     for (
