@@ -343,6 +343,7 @@ const GRID = "#e4e7eb";
 /** Okabe–Ito blue and orange: distinct for colour-blind readers too. */
 const COLORS = {
   wstream: "#0072b2",
+  wstreamHooks: "#56b4e9",
   reference: "#e69f00",
   alternative: "#f4cf7a",
 } as const;
@@ -684,6 +685,7 @@ const RUNTIMES = [
   {
     label: "Deno",
     wstream: "wstream-deno",
+    hooks: "wstream-hooks-deno",
     ref: "deno-native",
     refLabel: "Deno native",
     short: "native",
@@ -691,6 +693,7 @@ const RUNTIMES = [
   {
     label: "Bun",
     wstream: "wstream-bun",
+    hooks: "wstream-hooks-bun",
     ref: "bun-native",
     refLabel: "Bun native",
     short: "native",
@@ -698,6 +701,7 @@ const RUNTIMES = [
   {
     label: "Node",
     wstream: "wstream-node",
+    hooks: "wstream-hooks-node",
     ref: "ws-node",
     refLabel: "ws",
     short: "ws",
@@ -732,28 +736,51 @@ function echoChart(
   const servers = RUNTIMES.flatMap((rt) => [rt.wstream, rt.ref]);
   const results = index.newest(options.scenario, servers);
   const idle = options.scenario === "idle";
+  // The hooks API's bars where the run has them (runs before it did not).
+  const hooks = (rt: typeof RUNTIMES[number]): boolean =>
+    results.samples.some((s) =>
+      s.server === rt.hooks && s.scenario === options.scenario && s.ok
+    );
+  const withHooks = RUNTIMES.some(hooks);
+  const ratioOf = (server: string, rt: typeof RUNTIMES[number]): string =>
+    times(ratio(results, server, rt.ref, options.scenario, options.get));
   return barChart({
     title: options.title,
     caption: [options.measured(results), source(results)],
     legend: [
       {
         kind: "wstream",
-        label: "wstream: serve() + upgrade() (examples/echo.ts)",
+        label: "wstream streams: serve() + upgrade() (examples/echo.ts)",
       },
+      ...(withHooks
+        ? [{
+          kind: "wstreamHooks" as const,
+          label: "wstream hooks: serve() + upgrade(req, { hooks })",
+        }]
+        : []),
       { kind: "reference", label: "Deno.upgradeWebSocket / Bun.serve / ws" },
     ],
     panels: [options.panel],
     groups: RUNTIMES.map((rt) => ({
       label: rt.label,
-      note: `${options.ratioLabel(rt.short)} ${
-        times(ratio(results, rt.wstream, rt.ref, options.scenario, options.get))
-      }`,
+      note: hooks(rt)
+        ? `${options.ratioLabel(rt.short)}: streams ${
+          ratioOf(rt.wstream, rt)
+        }, hooks ${ratioOf(rt.hooks, rt)}`
+        : `${options.ratioLabel(rt.short)} ${ratioOf(rt.wstream, rt)}`,
       bars: [
         {
-          label: "wstream serve()",
+          label: "wstream streams",
           kind: "wstream",
           values: [values(results, rt.wstream, options.scenario, options.get)],
         },
+        ...(hooks(rt)
+          ? [{
+            label: "wstream hooks",
+            kind: "wstreamHooks" as const,
+            values: [values(results, rt.hooks, options.scenario, options.get)],
+          }]
+          : []),
         {
           label: rt.refLabel,
           kind: "reference",
