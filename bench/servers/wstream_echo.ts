@@ -29,10 +29,9 @@
  * @module
  */
 import process from "node:process";
-import { bunServeOptions, serve, upgrade } from "../../mod.ts";
+import { upgrade } from "../../mod.ts";
+import { servePlaced } from "./_placement.ts";
 
-const port = Number(process.env.PORT ?? "8080");
-const placement = process.env.PLACEMENT ?? "serve";
 const setting = process.env.WSTREAM_COMPRESSION;
 if (setting !== undefined && setting !== "0" && setting !== "1") {
   throw new Error(`WSTREAM_COMPRESSION must be 0 or 1, not ${setting}`);
@@ -51,40 +50,4 @@ async function handler(request: Request): Promise<Response> {
   return response;
 }
 
-interface BunServeApi {
-  serve(options: Record<string, unknown>): { port: number };
-}
-interface DenoServeApi {
-  serve(
-    options: { port: number; hostname: string; onListen(): void },
-    handler: (request: Request) => Promise<Response>,
-  ): { addr: { port: number } };
-}
-
-if (placement === "serve") {
-  serve({
-    port,
-    onListen: (addr) => console.log(`listening on ${addr.port}`),
-  }, handler);
-} else if (placement === "bunserve") {
-  const bun = (globalThis as { Bun?: BunServeApi }).Bun;
-  if (bun === undefined) throw new Error("PLACEMENT=bunserve: run with bun");
-  const server = bun.serve({
-    hostname: "127.0.0.1",
-    port,
-    ...bunServeOptions(handler, { compression: setting === "1" }),
-  });
-  console.log(`listening on ${server.port}`);
-} else if (placement === "denoserve") {
-  const deno = (globalThis as { Deno?: DenoServeApi }).Deno;
-  if (deno === undefined) throw new Error("PLACEMENT=denoserve: run with deno");
-  const server = deno.serve(
-    { port, hostname: "127.0.0.1", onListen: () => {} },
-    handler,
-  );
-  console.log(`listening on ${server.addr.port}`);
-} else {
-  throw new Error(
-    `PLACEMENT must be serve, bunserve or denoserve, not ${placement}`,
-  );
-}
+servePlaced(handler, setting === "1");

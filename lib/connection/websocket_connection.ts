@@ -674,6 +674,14 @@ export class WebSocketConnection implements WebSocketStreamLike {
     this.#startKeepalive();
     // A close() requested before the transport arrived goes out now.
     this.#maybeSendClose();
+    this.#startReading();
+  }
+
+  /**
+   * Takes the bytes that followed the handshake (dropped once used), then
+   * reads from the transport.
+   */
+  #startReading(): void {
     const head = this.#head;
     this.#head = undefined;
     if (head !== undefined && head.length > 0) {
@@ -803,13 +811,7 @@ export class WebSocketConnection implements WebSocketStreamLike {
         this.#hookThrew(error);
       }
     }
-    const head = this.#head;
-    this.#head = undefined;
-    if (head !== undefined && head.length > 0) {
-      this.#onData(head);
-    } else {
-      this.#updateReading();
-    }
+    this.#startReading();
   }
 
   /**
