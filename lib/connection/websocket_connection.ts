@@ -268,6 +268,11 @@ const COALESCE_LIMIT = 64 * 1024;
  */
 const DIRECT_READ_MINIMUM = 64 * 1024;
 
+/**
+ * Binary messages from this size leave as header plus payload where the
+ * runtime writes synchronously (Bun): no copy into a frame buffer.
+ */
+const DIRECT_SEND_MINIMUM = 64 * 1024;
 const NO_EXTENSIONS: readonly MessageExtension[] = [];
 
 /** A connection's private broadcast handlers, for its port. */
@@ -902,7 +907,13 @@ export class WebSocketConnection implements WebSocketStreamLike {
       return 0;
     }
     if (bytes === null) protocol.sendText(data as string);
-    else protocol.sendBinary(bytes);
+    else if (this.#sendDirect(bytes)) {
+      if (this.bufferedAmount >= highWaterMark) {
+        this.#hooksBackpressured = true;
+        return -1;
+      }
+      return frameLength(bytes.length); // The frame's bytes, as below.
+    } else protocol.sendBinary(bytes);
     const after = protocol.bufferedAmount;
     if (after + waiting >= highWaterMark) {
       this.#flush();
@@ -917,6 +928,49 @@ export class WebSocketConnection implements WebSocketStreamLike {
     // From the receive path, its flush writes this message with the others.
     if (!this.#inReceive) this.#scheduleFlush();
     return after - before;
+  }
+
+  /**
+   * Where the runtime writes synchronously (Bun), sends a large binary
+   * message as its header then its payload, straight from `bytes`: no frame
+   * buffer, and no copy when the kernel takes it all. What it does not take
+   * is copied before this returns, so the caller may reuse `bytes` at once.
+   *
+   * @returns Whether it sent the message; `false` when this does not apply
+   * (small, earlier bytes still queued, a client, an extension): send it
+   * the usual way then.
+   */
+  #sendDirect(bytes: Uint8Array): boolean {
+    const channel = this.#channel;
+    if (
+      bytes.length < DIRECT_SEND_MINIMUM || channel === null ||
+      channel.writesNow !== true || this.#queued !== null ||
+      this.#inflight !== 0 || this.#transportFailed || this.#transportClosing
+    ) {
+      return false;
+    }
+    const protocol = this.#protocol;
+    if (protocol.bufferedAmount > 0) {
+      this.#flushInPlace(); // Earlier frames go first.
+      if (this.#inflight !== 0) return false;
+    }
+    const header = protocol.beginDirectMessage(0x2, bytes.length);
+    if (header === null) return false;
+    const took = channel.tryWrite!(header);
+    if (took < header.length) {
+      const rest = new Uint8Array(header.length - took + bytes.length);
+      rest.set(header.subarray(took));
+      rest.set(bytes, header.length - took);
+      this.#writeOut(rest, true);
+      return true;
+    }
+    const taken = channel.tryWrite!(bytes);
+    if (taken === bytes.length) {
+      this.#writesCompleted++;
+      return true;
+    }
+    this.#writeOut(bytes.slice(taken), true);
+    return true;
   }
 
   /** The hooks socket's `ping()`. */
@@ -1051,7 +1105,7 @@ export class WebSocketConnection implements WebSocketStreamLike {
     if (typeof message === "string") {
       protocol.sendText(message);
     } else if (message instanceof Uint8Array) {
-      protocol.sendBinary(message);
+      if (!this.#sendDirect(message)) protocol.sendBinary(message);
     } else {
       let data: string | Uint8Array;
       try {
@@ -1282,6 +1336,20 @@ export class WebSocketConnection implements WebSocketStreamLike {
     this.#endMessages();
     this.#drained?.();
     const channel = this.#channel!;
+    const protocol = this.#protocol;
+    if (
+      this.#options.role === "server" && !this.#transportFailed &&
+      protocol.closeReceived !== null && protocol.closeSent !== null &&
+      channel.closeAfterWrites !== undefined
+    ) {
+      // Both close frames crossed: the peer sends nothing more, and the
+      // server closes TCP first (RFC 6455 §7.1.1), with no half close and
+      // no linger. Usually the close frame is already written: no wait.
+      const closing = channel.closeAfterWrites();
+      if (closing !== null) await this.#withinCloseTimeout(closing, channel);
+      this.#settle(this.#reportedCloseInfo());
+      return;
+    }
     // Let the last bytes (our close frame) drain, but not forever: a peer
     // that stopped reading must not keep the transport open.
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -1299,6 +1367,22 @@ export class WebSocketConnection implements WebSocketStreamLike {
     // Discards what the peer still sends until it closes (bounded).
     await channel.linger();
     this.#settle(this.#reportedCloseInfo());
+  }
+
+  /** Waits for `closing`, but at most `closeTimeout`; then closes. */
+  async #withinCloseTimeout(
+    closing: Promise<void>,
+    channel: ByteChannel,
+  ): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      closing,
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.#options.closeTimeout ?? 5000);
+      }),
+    ]);
+    clearTimeout(timer);
+    channel.close();
   }
 
   #settle(info: WebSocketCloseInfo): void {
@@ -1610,4 +1694,10 @@ class ConnectionBroadcastPort implements BroadcastPort {
 /** Only a bug can get here: report it rather than crash the server. */
 function internalError(error: unknown): void {
   console.error("wstream: internal error in a connection", error);
+}
+
+/** The length of a server's (unmasked) frame with `payloadLength` bytes. */
+function frameLength(payloadLength: number): number {
+  return payloadLength +
+    (payloadLength < 126 ? 2 : payloadLength < 0x10000 ? 4 : 10);
 }

@@ -168,6 +168,47 @@ export class FrameEncoder {
   }
 
   /**
+   * Encodes the header alone of an unmasked frame (a server's), for a
+   * payload the caller writes itself right after it: a large message can
+   * then leave as header plus payload, with no copy into a frame buffer.
+   *
+   * @param fin Whether this is the last frame of its message.
+   * @param rsv The RSV bits, 0-7.
+   * @param opcode The opcode, 0-15.
+   * @param length The payload's length.
+   * @returns The 2, 4 or 10 header bytes.
+   * @throws {TypeError} If this encoder masks (a client's): a masked
+   * payload must be copied anyway, with {@linkcode FrameEncoder.encodeInto}.
+   * @throws {RangeError} Like {@linkcode FrameEncoder.encodeInto}.
+   *
+   * @example The header of a 70,000-byte binary frame
+   * ```ts
+   * import { FrameEncoder } from "@wstream/wstream/core";
+   * import assert from "node:assert/strict";
+   *
+   * const encoder = new FrameEncoder({ role: "server" });
+   * const header = encoder.encodeHeader(true, 0, 0x2, 70_000);
+   * assert.deepEqual([...header], [0x82, 127, 0, 0, 0, 0, 0, 1, 0x11, 0x70]);
+   * ```
+   */
+  encodeHeader(
+    fin: boolean,
+    rsv: number,
+    opcode: number,
+    length: number,
+  ): Uint8Array {
+    if (this.#mask) {
+      throw new TypeError(
+        "Cannot encode a header alone for a client: its payload is masked",
+      );
+    }
+    checkFrame(fin, rsv, opcode, length);
+    const header = new Uint8Array(this.headerLength(length));
+    writeHeaderBytes(header, 0, fin, rsv, opcode, length, 0);
+    return header;
+  }
+
+  /**
    * Encodes the header of a frame whose `length` payload bytes were already
    * written where they belong, at `offset + headerLength(length)` in
    * `target`, and masks them there for a client: a payload produced
@@ -206,26 +247,15 @@ export class FrameEncoder {
     const headerLength = this.headerLength(length);
     const end = offset + headerLength + length;
     if (end > target.length) throw tooShort(length, target, offset);
-    target[offset] = (fin ? 0x80 : 0) | (rsv << 4) | opcode;
-    const maskBit = this.#mask ? 0x80 : 0;
-    if (length < 126) {
-      target[offset + 1] = maskBit | length;
-    } else if (length < 0x10000) {
-      target[offset + 1] = maskBit | 126;
-      target[offset + 2] = length >>> 8;
-      target[offset + 3] = length & 0xff;
-    } else {
-      target[offset + 1] = maskBit | 127;
-      const high = Math.floor(length / 0x1_0000_0000);
-      target[offset + 2] = high >>> 24;
-      target[offset + 3] = (high >>> 16) & 0xff;
-      target[offset + 4] = (high >>> 8) & 0xff;
-      target[offset + 5] = high & 0xff;
-      target[offset + 6] = length >>> 24;
-      target[offset + 7] = (length >>> 16) & 0xff;
-      target[offset + 8] = (length >>> 8) & 0xff;
-      target[offset + 9] = length & 0xff;
-    }
+    writeHeaderBytes(
+      target,
+      offset,
+      fin,
+      rsv,
+      opcode,
+      length,
+      this.#mask ? 0x80 : 0,
+    );
     if (this.#mask) {
       const start = offset + headerLength;
       const keys = this.#keyPool();
@@ -299,4 +329,35 @@ function tooShort(
   return new RangeError(
     `Cannot encode a ${length}-byte frame at offset ${offset} of a ${target.length}-byte buffer: it is too short`,
   );
+}
+
+/** Writes a header's first 2, 4 or 10 bytes (all but the masking key). */
+function writeHeaderBytes(
+  target: Uint8Array,
+  offset: number,
+  fin: boolean,
+  rsv: number,
+  opcode: number,
+  length: number,
+  maskBit: number,
+): void {
+  target[offset] = (fin ? 0x80 : 0) | (rsv << 4) | opcode;
+  if (length < 126) {
+    target[offset + 1] = maskBit | length;
+  } else if (length < 0x10000) {
+    target[offset + 1] = maskBit | 126;
+    target[offset + 2] = length >>> 8;
+    target[offset + 3] = length & 0xff;
+  } else {
+    target[offset + 1] = maskBit | 127;
+    const high = Math.floor(length / 0x1_0000_0000);
+    target[offset + 2] = high >>> 24;
+    target[offset + 3] = (high >>> 16) & 0xff;
+    target[offset + 4] = (high >>> 8) & 0xff;
+    target[offset + 5] = high & 0xff;
+    target[offset + 6] = length >>> 24;
+    target[offset + 7] = (length >>> 16) & 0xff;
+    target[offset + 8] = (length >>> 8) & 0xff;
+    target[offset + 9] = length & 0xff;
+  }
 }

@@ -439,6 +439,37 @@ export class Protocol {
   }
 
   /**
+   * Starts a whole message whose payload the caller writes itself: returns
+   * the header of its frame, to write right after what
+   * {@linkcode Protocol.peekOutput} holds (write that first) and right
+   * before the payload, unchanged. How a server sends a large message
+   * with no copy into the output buffer, where the transport writes
+   * synchronously. Returns `null`, and sends nothing, where the protocol
+   * must encode the payload itself: as a client (it masks) or with a
+   * negotiated extension; send with {@linkcode Protocol.sendBinary} then.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Protocol } from "./protocol.ts";
+   *
+   * const server = new Protocol({ role: "server" });
+   * assert.deepEqual([...server.beginDirectMessage(0x2, 300)!], [0x82, 126, 1, 44]);
+   * assert.equal(new Protocol({ role: "client" }).beginDirectMessage(0x2, 300), null);
+   * ```
+   *
+   * @param opcode 0x1 (text: the payload must be UTF-8) or 0x2 (binary).
+   * @param length The payload's length in bytes.
+   * @returns The frame's header, or `null` (see above).
+   * @throws {TypeError} If the connection is no longer open for sending.
+   */
+  beginDirectMessage(opcode: 0x1 | 0x2, length: number): Uint8Array | null {
+    if (this.#role !== "server" || this.#extensions.length !== 0) return null;
+    this.#assertCanSend();
+    return this.#encoder.encodeHeader(true, 0, opcode, length);
+  }
+
+  /**
    * Queues a ping.
    *
    * @param data The ping payload, at most 125 bytes.

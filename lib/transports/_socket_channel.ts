@@ -121,6 +121,15 @@ export interface ByteChannel {
    * `closeWrite()`; closes at once otherwise. Resolves once closed.
    */
   linger(): Promise<void>;
+  /**
+   * Optionally, closes the transport once the queued writes are done, with
+   * no half close and no linger: for when the peer will send nothing more
+   * (a server after both close frames crossed, RFC 6455 §7.1.1).
+   *
+   * @returns `null` when it closed at once (no write was queued), or a
+   * promise that resolves once it closed; never rejects.
+   */
+  closeAfterWrites?(): Promise<void> | null;
   /** Closes the transport now. Idempotent. */
   close(): void;
 }
@@ -485,6 +494,23 @@ export abstract class SocketChannel implements TcpConnection, ByteChannel {
       this.resumeSocket();
     }
     return this.#lingering.promise;
+  }
+
+  /**
+   * Closes the socket once the queued writes are done: at once when none
+   * is queued.
+   *
+   * @returns `null` when it closed at once, or a promise that resolves once
+   * it closed; never rejects.
+   */
+  closeAfterWrites(): Promise<void> | null {
+    const tail = this.#writeTail;
+    if (tail === null || this.#closed) {
+      this.close();
+      return null;
+    }
+    const close = (): void => this.close();
+    return tail.then(close, close);
   }
 
   /** Takes received bytes: the runtime's `data` callback or event. */

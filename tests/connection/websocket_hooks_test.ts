@@ -197,6 +197,51 @@ for (const placement of placements) {
     timeout: TEST_TIMEOUT,
     skip: placement.skip,
   }, () => {
+    it("sends large binary messages whole and in order, and a buffer reused right after send() keeps what was sent", async () => {
+      // 100 KiB and 8 MiB: past the size where Bun's codec writes header and
+      // payload straight from the caller's bytes; 8 MiB also overflows the
+      // kernel's buffer, so part of it must be copied before send() returns.
+      const sizes = [100 * 1024, 8 * 1024 * 1024];
+      const pattern = (size: number, seed: number): Uint8Array<ArrayBuffer> => {
+        const bytes = new Uint8Array(size);
+        for (let i = 0; i < size; i++) bytes[i] = (i * 7 + seed) & 0xff;
+        return bytes;
+      };
+      const server = await startHooks(placement, {
+        message(ws) {
+          ws.send("first");
+          for (const [index, size] of sizes.entries()) {
+            const bytes = pattern(size, index);
+            assert.notEqual(ws.send(bytes), 0);
+            bytes.fill(0); // The caller reuses its buffer at once.
+          }
+          ws.send("last");
+        },
+      });
+      let client: RawWebSocket | null = null;
+      try {
+        client = await RawWebSocket.open(server.port);
+        await client.send(OPCODE_TEXT, "go");
+        assert.equal(text(await client.next()), "first");
+        for (const [index, size] of sizes.entries()) {
+          const frame = await client.next();
+          assert.equal(frame?.opcode, OPCODE_BINARY);
+          assert.equal(frame?.fin, true);
+          assert.equal(frame?.payload.length, size);
+          assert.ok(
+            frame?.payload.every((byte, i) =>
+              byte === ((i * 7 + index) & 0xff)
+            ),
+            `message ${index} (${size} bytes) arrived changed`,
+          );
+        }
+        assert.equal(text(await client.next()), "last");
+      } finally {
+        client?.close();
+        await server.stop();
+      }
+    });
+
     it("calls open, echoes text, binary and a fragmented message, reports the client's close", async () => {
       const events: string[] = [];
       const server = await startHooks(placement, {

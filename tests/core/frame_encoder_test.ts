@@ -396,3 +396,29 @@ describe("FrameEncoder.encodeInto", () => {
     }
   });
 });
+
+describe("FrameEncoder.encodeHeader", () => {
+  test("FrameEncoder.encodeHeader equals the header encode() writes, at each length boundary", () => {
+    const server = new FrameEncoder({ role: "server" });
+    for (const length of [0, 125, 126, 65535, 65536, 70_000]) {
+      for (const opcode of [0x1, 0x2] as const) {
+        const whole = server.encode(frame(opcode, new Uint8Array(length)));
+        assert.deepEqual(
+          server.encodeHeader(true, 0, opcode, length),
+          whole.subarray(0, server.headerLength(length)),
+          `opcode ${opcode}, ${length} bytes`,
+        );
+      }
+    }
+  });
+
+  test("FrameEncoder.encodeHeader refuses a client's (masked) header and bad fields", () => {
+    assert.throws(
+      () => new FrameEncoder({ role: "client" }).encodeHeader(true, 0, 2, 5),
+      TypeError,
+    );
+    const server = new FrameEncoder({ role: "server" });
+    assert.throws(() => server.encodeHeader(true, 0, 16, 5), RangeError);
+    assert.throws(() => server.encodeHeader(true, 0, 9, 126), RangeError);
+  });
+});

@@ -518,6 +518,46 @@ describe("Protocol output", () => {
   });
 });
 
+describe("Protocol.beginDirectMessage", () => {
+  test("Protocol.beginDirectMessage returns a server's header; header, payload and later frames parse back in order", () => {
+    const protocol = new Protocol({ role: "server" });
+    protocol.sendText("before");
+    const before = protocol.dataToSend()!;
+    const payload = new Uint8Array(70_000).map((_, i) => i & 0xff);
+    const header = protocol.beginDirectMessage(0x2, payload.length);
+    assert.ok(header !== null);
+    protocol.sendText("after");
+    const parser = new FrameParser({ role: "client" });
+    parser.push(concat([before, header, payload, protocol.dataToSend()!]));
+    const frames = [parser.next(), parser.next(), parser.next()];
+    assert.deepEqual(frames.map((f) => f?.opcode), [1, 2, 1]);
+    assert.deepEqual(frames[1]?.payload, payload);
+    assert.equal(new TextDecoder().decode(frames[2]?.payload), "after");
+  });
+
+  test("Protocol.beginDirectMessage returns null for a client and with an extension, and throws once closing", () => {
+    assert.equal(
+      new Protocol({ role: "client" }).beginDirectMessage(0x2, 100_000),
+      null,
+    );
+    const identity: MessageExtension = {
+      name: "x-identity",
+      rsv: 0b100,
+      decodeMessage: (data) => data,
+      encodeMessage: (data) => ({ data, rsv: 0 }),
+    };
+    const withExtension = new Protocol({
+      role: "server",
+      extensions: [identity],
+    });
+    assert.equal(withExtension.beginDirectMessage(0x2, 100_000), null);
+    assert.equal(withExtension.bufferedAmount, 0, "nothing sent");
+    const closing = new Protocol({ role: "server" });
+    closing.sendClose(1000, "");
+    assert.throws(() => closing.beginDirectMessage(0x2, 100_000), TypeError);
+  });
+});
+
 describe("Protocol decodeAscii and in-place output", () => {
   const decoder = new TextDecoder();
   const decodeAscii = (bytes: Uint8Array, start: number, end: number) =>

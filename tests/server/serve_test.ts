@@ -383,6 +383,33 @@ describe("serve", { timeout: TEST_TIMEOUT }, () => {
     }
   });
 
+  it("closes TCP first once both close frames crossed, without waiting for the client (RFC 6455 §7.1.1)", async () => {
+    const sockets: WebSocketStreamLike[] = [];
+    const server = await start(echoHandler(sockets));
+    let ws: RawWebSocket | null = null;
+    try {
+      ws = await RawWebSocket.open(server.addr.port);
+      await ws.send(OPCODE_CLOSE, new Uint8Array([0x03, 0xe8]));
+      assert.deepEqual(closeFrameInfo(await ws.next()), {
+        closeCode: 1000,
+        reason: "",
+      });
+      const [socket] = sockets;
+      assert.ok(socket !== undefined);
+      // The client neither reads on nor closes: the server's socket settles
+      // anyway, well before a lingering close would give up (2 s).
+      const settled = await Promise.race([
+        socket.closed.then(() => "closed"),
+        delay(1500).then(() => "still waiting for the client"),
+      ]);
+      assert.equal(settled, "closed");
+      assert.equal(await ws.next(), null, "then the client sees EOF");
+    } finally {
+      ws?.close();
+      await server.shutdown();
+    }
+  });
+
   it("fails the upgrade's socket when the handler returns another response", async () => {
     const closed = Promise.withResolvers<{ closeCode: number }>();
     const opened = Promise.withResolvers<unknown>();
