@@ -14,6 +14,7 @@
 const LF = 0x0a;
 const CR = 0x0d;
 const DEFAULT_MAX_HEAD_SIZE = 16 * 1024;
+const EMPTY = new Uint8Array(0);
 
 /** RFC 9110 §5.6.2 token (methods, field names). */
 export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -71,7 +72,7 @@ export class HeadCollector {
   #owner: string;
   #maxHeadSize: number;
   #tooLarge: (maxHeadSize: number) => Error;
-  #buffer: Uint8Array = new Uint8Array(0);
+  #buffer: Uint8Array = EMPTY;
   #length = 0;
   #lineStart = 0;
   #lineCount = 0;
@@ -127,11 +128,35 @@ export class HeadCollector {
         `${this.#owner} already returned a head: create a new reader`,
       );
     }
+    // A head that starts in this chunk is read in place, with no copy, and
+    // copied only if it does not end in it (the chunk is not retained).
+    const inPlace = this.#length === 0;
+    if (inPlace) this.#buffer = chunk;
+    try {
+      const head = this.#pushLines(chunk, onLine, inPlace);
+      if (head === null && inPlace) this.#own();
+      return head;
+    } catch (error) {
+      this.#buffer = EMPTY;
+      throw error;
+    }
+  }
+
+  #pushLines(
+    chunk: Uint8Array,
+    onLine: (line: HeadLine) => boolean,
+    inPlace: boolean,
+  ): CollectedHead | null {
     let i = 0;
     while (i < chunk.length) {
       const lf = chunk.indexOf(LF, i);
       const stop = lf === -1 ? chunk.length : lf + 1;
-      this.#append(chunk.subarray(i, stop));
+      if (inPlace) {
+        if (stop > this.#maxHeadSize) throw this.#tooLarge(this.#maxHeadSize);
+        this.#length = stop;
+      } else {
+        this.#append(chunk.subarray(i, stop));
+      }
       i = stop;
       if (lf === -1) break;
       const start = this.#lineStart;
@@ -151,7 +176,7 @@ export class HeadCollector {
           .split(
             "\n",
           );
-        this.#buffer = new Uint8Array(0);
+        this.#buffer = EMPTY;
         // The head ends with an empty line, so the last two items are empty.
         lines.length -= 2;
         return { lines, rest: chunk.slice(i) };
@@ -171,6 +196,15 @@ export class HeadCollector {
     return latin1(
       this.#buffer.subarray(start, Math.min(end, this.#length)),
     );
+  }
+
+  /** Copies the part of a head read in place into a buffer of its own. */
+  #own(): void {
+    let size = 1024;
+    while (size < this.#length) size *= 2;
+    const owned = new Uint8Array(Math.min(size, this.#maxHeadSize));
+    owned.set(this.#buffer.subarray(0, this.#length));
+    this.#buffer = owned;
   }
 
   #append(bytes: Uint8Array): void {

@@ -88,10 +88,11 @@ async function callHandler(
 ): Promise<Handled> {
   const transport = Promise.withResolvers<TcpConnection>();
   transport.promise.catch(() => {});
+  const remoteAddr = connection.remoteAddr; // Not free on Bun: read once.
   const pending: PendingUpgrade = {
     head: rest,
     transport: transport.promise,
-    remoteAddr: connection.remoteAddr ?? null,
+    remoteAddr: remoteAddr ?? null,
     defaults: context.defaults,
     response: null,
     socket: null,
@@ -102,7 +103,7 @@ async function callHandler(
   let threw = false;
   try {
     response = await context.handler(request, {
-      remoteAddr: { transport: "tcp", ...connection.remoteAddr },
+      remoteAddr: { transport: "tcp", ...remoteAddr },
     });
     if (!(response instanceof Response)) {
       throw new TypeError(

@@ -309,6 +309,15 @@ export abstract class SocketChannel implements TcpConnection, ByteChannel {
     return 0;
   }
 
+  /**
+   * Whether the runtime pushes chunks (Bun, Node): `receive(null)` then
+   * leaves the socket reading, and the first chunk that finds no receiver
+   * is held and pauses it. Pull-based sockets (Deno) pause at once.
+   */
+  protected get pausesWhenUnclaimed(): boolean {
+    return false;
+  }
+
   /** Whether {@linkcode SocketChannel.tryWrite} can take bytes (Bun). */
   get writesNow(): boolean {
     return false;
@@ -410,7 +419,10 @@ export abstract class SocketChannel implements TcpConnection, ByteChannel {
   receive(receiver: ByteReceiver | null): void {
     this.#receiver = receiver;
     if (receiver === null) {
-      if (this.#reading) {
+      // A push-based socket pauses once a chunk finds no receiver (see
+      // onData): handing a socket on (head reader, exchange, WebSocket)
+      // then costs no pause and resume.
+      if (this.#reading && !this.pausesWhenUnclaimed) {
         this.#reading = false;
         if (!this.#closed) this.pauseSocket();
       }
@@ -508,6 +520,15 @@ export abstract class SocketChannel implements TcpConnection, ByteChannel {
     if (tail === null || this.#closed) {
       this.close();
       return null;
+    }
+    // Nothing more should come: read no more meanwhile (on Deno, a read
+    // still pending at close() fails with an error that costs a stack).
+    this.#receiver = null;
+    this.#held = null;
+    this.#discarding = true; // What a push-based socket still gets.
+    if (this.#reading && !this.pausesWhenUnclaimed) {
+      this.#reading = false;
+      this.pauseSocket();
     }
     const close = (): void => this.close();
     return tail.then(close, close);

@@ -120,6 +120,10 @@ class BunSocketState extends SocketChannel {
     }
   }
 
+  protected override get pausesWhenUnclaimed(): boolean {
+    return true;
+  }
+
   protected override pauseSocket(): void {
     this.#socket.pause();
   }

@@ -153,6 +153,10 @@ class NodeSocketState extends SocketChannel {
     };
   }
 
+  protected override get pausesWhenUnclaimed(): boolean {
+    return true;
+  }
+
   protected override pauseSocket(): void {
     this.#socket.pause();
   }

@@ -418,6 +418,22 @@ describe("HttpHeadReader", () => {
     assert.deepEqual(head.rest, encoder.encode("xyz"));
   });
 
+  it("keeps no reference to a chunk that held only part of the head", () => {
+    for (const cut of [5, 16, 20, 25]) {
+      const bytes = encoder.encode(
+        "GET /path HTTP/1.1\r\nHost: a\r\nX-Long: 0123456789\r\n\r\n",
+      );
+      const first = bytes.slice(0, cut);
+      const reader = new HttpHeadReader();
+      assert.equal(reader.push(first), null);
+      first.fill(0x41); // The caller reuses its read buffer.
+      const head = reader.push(bytes.slice(cut));
+      assert.ok(head !== null, `cut at ${cut}`);
+      assert.equal(head.request.url, "http://a/path", `cut at ${cut}`);
+      assert.equal(head.request.headers.get("x-long"), "0123456789");
+    }
+  });
+
   it("throws TypeError when pushed to after returning a head", () => {
     const reader = new HttpHeadReader();
     reader.push(encoder.encode("GET / HTTP/1.1\r\nHost: a\r\n\r\n"));
