@@ -907,13 +907,17 @@ export class WebSocketConnection implements WebSocketStreamLike {
       return 0;
     }
     if (bytes === null) protocol.sendText(data as string);
-    else if (this.#sendDirect(bytes)) {
-      if (this.bufferedAmount >= highWaterMark) {
-        this.#hooksBackpressured = true;
-        return -1;
+    else {
+      const sent = this.#sendDirect(bytes);
+      if (sent > 0) {
+        if (this.bufferedAmount >= highWaterMark) {
+          this.#hooksBackpressured = true;
+          return -1;
+        }
+        return sent;
       }
-      return frameLength(bytes.length); // The frame's bytes, as below.
-    } else protocol.sendBinary(bytes);
+      protocol.sendBinary(bytes);
+    }
     const after = protocol.bufferedAmount;
     if (after + waiting >= highWaterMark) {
       this.#flush();
@@ -936,41 +940,41 @@ export class WebSocketConnection implements WebSocketStreamLike {
    * buffer, and no copy when the kernel takes it all. What it does not take
    * is copied before this returns, so the caller may reuse `bytes` at once.
    *
-   * @returns Whether it sent the message; `false` when this does not apply
+   * @returns The frame's bytes once sent; 0 when this does not apply
    * (small, earlier bytes still queued, a client, an extension): send it
    * the usual way then.
    */
-  #sendDirect(bytes: Uint8Array): boolean {
+  #sendDirect(bytes: Uint8Array): number {
     const channel = this.#channel;
     if (
       bytes.length < DIRECT_SEND_MINIMUM || channel === null ||
       channel.writesNow !== true || this.#queued !== null ||
       this.#inflight !== 0 || this.#transportFailed || this.#transportClosing
     ) {
-      return false;
+      return 0;
     }
     const protocol = this.#protocol;
     if (protocol.bufferedAmount > 0) {
       this.#flushInPlace(); // Earlier frames go first.
-      if (this.#inflight !== 0) return false;
+      if (this.#inflight !== 0) return 0;
     }
     const header = protocol.beginDirectMessage(0x2, bytes.length);
-    if (header === null) return false;
+    if (header === null) return 0;
     const took = channel.tryWrite!(header);
     if (took < header.length) {
       const rest = new Uint8Array(header.length - took + bytes.length);
       rest.set(header.subarray(took));
       rest.set(bytes, header.length - took);
       this.#writeOut(rest, true);
-      return true;
+      return header.length + bytes.length;
     }
     const taken = channel.tryWrite!(bytes);
     if (taken === bytes.length) {
       this.#writesCompleted++;
-      return true;
+      return header.length + bytes.length;
     }
     this.#writeOut(bytes.slice(taken), true);
-    return true;
+    return header.length + bytes.length;
   }
 
   /** The hooks socket's `ping()`. */
@@ -1105,7 +1109,7 @@ export class WebSocketConnection implements WebSocketStreamLike {
     if (typeof message === "string") {
       protocol.sendText(message);
     } else if (message instanceof Uint8Array) {
-      if (!this.#sendDirect(message)) protocol.sendBinary(message);
+      if (this.#sendDirect(message) === 0) protocol.sendBinary(message);
     } else {
       let data: string | Uint8Array;
       try {
@@ -1346,15 +1350,32 @@ export class WebSocketConnection implements WebSocketStreamLike {
       // server closes TCP first (RFC 6455 §7.1.1), with no half close and
       // no linger. Usually the close frame is already written: no wait.
       const closing = channel.closeAfterWrites();
-      if (closing !== null) await this.#withinCloseTimeout(closing, channel);
+      if (closing !== null && !await this.#withinCloseTimeout(closing)) {
+        channel.close();
+      }
       this.#settle(this.#reportedCloseInfo());
       return;
     }
     // Let the last bytes (our close frame) drain, but not forever: a peer
     // that stopped reading must not keep the transport open.
+    const drained = !this.#transportFailed &&
+      await this.#withinCloseTimeout(channel.closeWrite());
+    if (!drained) channel.close();
+    // Discards what the peer still sends until it closes (bounded).
+    await channel.linger();
+    this.#settle(this.#reportedCloseInfo());
+  }
+
+  /**
+   * Waits for `done` (bytes draining), but not forever: a peer that stopped
+   * reading must not keep the transport open.
+   *
+   * @returns Whether it settled within `closeTimeout`.
+   */
+  async #withinCloseTimeout(done: Promise<void>): Promise<boolean> {
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const drained = this.#transportFailed ? false : await Promise.race([
-      channel.closeWrite().then(() => true),
+    const inTime = await Promise.race([
+      done.then(() => true),
       new Promise<boolean>((resolve) => {
         timer = setTimeout(
           () => resolve(false),
@@ -1363,26 +1384,7 @@ export class WebSocketConnection implements WebSocketStreamLike {
       }),
     ]);
     clearTimeout(timer);
-    if (!drained) channel.close();
-    // Discards what the peer still sends until it closes (bounded).
-    await channel.linger();
-    this.#settle(this.#reportedCloseInfo());
-  }
-
-  /** Waits for `closing`, but at most `closeTimeout`; then closes. */
-  async #withinCloseTimeout(
-    closing: Promise<void>,
-    channel: ByteChannel,
-  ): Promise<void> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      closing,
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, this.#options.closeTimeout ?? 5000);
-      }),
-    ]);
-    clearTimeout(timer);
-    channel.close();
+    return inTime;
   }
 
   #settle(info: WebSocketCloseInfo): void {
@@ -1694,10 +1696,4 @@ class ConnectionBroadcastPort implements BroadcastPort {
 /** Only a bug can get here: report it rather than crash the server. */
 function internalError(error: unknown): void {
   console.error("wstream: internal error in a connection", error);
-}
-
-/** The length of a server's (unmasked) frame with `payloadLength` bytes. */
-function frameLength(payloadLength: number): number {
-  return payloadLength +
-    (payloadLength < 126 ? 2 : payloadLength < 0x10000 ? 4 : 10);
 }
